@@ -1,0 +1,1 @@
+// batchnorm kernels: see src/kernels/batchnorm.rs

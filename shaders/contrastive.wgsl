@@ -1,0 +1,1 @@
+// contrastive kernels: see src/kernels/contrastive.rs

@@ -1,0 +1,1 @@
+// gemm kernels: see src/kernels/gemm.rs

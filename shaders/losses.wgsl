@@ -1,0 +1,1 @@
+// losses kernels: see src/kernels/losses.rs

@@ -1,0 +1,1 @@
+// pool kernels: see src/kernels/pool.rs

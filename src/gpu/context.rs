@@ -1,0 +1,383 @@
+//! The wgpu device context: one device and queue, caches of compiled pipelines, uniform buffers
+//! and bind groups (so a training loop allocates nothing after its first step), and the step
+//! recorder that puts every dispatch of a step into one command encoder.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::adapters::{pick_adapter, AdapterReport};
+use crate::error::{Error, Result};
+
+/// Which family of kernel variants suits the adapter. The choice is made here, once, from the
+/// adapter type; kernels only read it.
+///
+/// Software adapters (llvmpipe, lavapipe) run each invocation as a CPU loop: shared-memory tiles
+/// with barriers are slow there and large, fully unrolled register blocks are fast. Real GPUs want
+/// shared-memory tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelVariant {
+    Unrolled,
+    Tiled,
+}
+
+static NEXT_BUFFER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A storage buffer on the device, with an id that keys the bind-group cache.
+#[derive(Clone, Debug)]
+pub struct GpuBuffer {
+    pub(crate) buffer: wgpu::Buffer,
+    id: u64,
+    bytes: u64,
+}
+
+impl GpuBuffer {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// One storage buffer bound at `index` (binding 0 is reserved for the uniform parameters).
+pub struct Binding<'a> {
+    pub index: u32,
+    pub buffer: &'a GpuBuffer,
+}
+
+#[derive(Hash, PartialEq, Eq, Clone)]
+struct PipelineKey {
+    shader: &'static str,
+    entry: &'static str,
+    constants: Vec<(&'static str, u64)>,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct BindGroupKey {
+    pipeline: PipelineKey,
+    uniform: Option<u64>,
+    buffers: Vec<(u32, u64)>,
+}
+
+struct Recording {
+    // Declared before `encoder` so that it is dropped first: the pass borrows the encoder.
+    pass: Option<wgpu::ComputePass<'static>>,
+    encoder: wgpu::CommandEncoder,
+    dispatches: u64,
+}
+
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    report: AdapterReport,
+    variant: KernelVariant,
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    uniforms: Mutex<HashMap<Vec<u8>, (u64, wgpu::Buffer)>>,
+    bind_groups: Mutex<HashMap<BindGroupKey, wgpu::BindGroup>>,
+    staging: Mutex<HashMap<u64, wgpu::Buffer>>,
+    recording: Mutex<Option<Recording>>,
+    dispatches: AtomicU64,
+    submits: AtomicU64,
+}
+
+impl GpuContext {
+    /// Opens the best adapter (see `pick_adapter`). `hardware_only` refuses software adapters.
+    pub fn new(hardware_only: bool) -> Result<(Self, String)> {
+        let choice = pick_adapter(hardware_only)?;
+        let adapter = choice.adapter;
+        let mut limits = wgpu::Limits::downlevel_defaults();
+        let supported = adapter.limits();
+        limits.max_storage_buffer_binding_size = supported.max_storage_buffer_binding_size;
+        limits.max_buffer_size = supported.max_buffer_size;
+        limits.max_storage_buffers_per_shader_stage = supported.max_storage_buffers_per_shader_stage.min(10);
+        limits.max_compute_invocations_per_workgroup = supported.max_compute_invocations_per_workgroup;
+        limits.max_compute_workgroup_size_x = supported.max_compute_workgroup_size_x;
+        limits.max_compute_workgroup_size_y = supported.max_compute_workgroup_size_y;
+        limits.max_compute_workgroup_storage_size = supported.max_compute_workgroup_storage_size;
+        limits.max_compute_workgroups_per_dimension = supported.max_compute_workgroups_per_dimension;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("ssdlt"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::NoAdapter { detail: format!("opening `{}` failed: {e}", choice.report.name) })?;
+        let variant = if choice.report.is_hardware { KernelVariant::Tiled } else { KernelVariant::Unrolled };
+        let ctx = GpuContext {
+            device,
+            queue,
+            report: choice.report,
+            variant,
+            modules: Mutex::default(),
+            pipelines: Mutex::default(),
+            uniforms: Mutex::default(),
+            bind_groups: Mutex::default(),
+            staging: Mutex::default(),
+            recording: Mutex::default(),
+            dispatches: AtomicU64::new(0),
+            submits: AtomicU64::new(0),
+        };
+        Ok((ctx, choice.reason))
+    }
+
+    pub fn report(&self) -> &AdapterReport {
+        &self.report
+    }
+
+    pub fn variant(&self) -> KernelVariant {
+        self.variant
+    }
+
+    pub fn max_workgroups_per_dimension(&self) -> u32 {
+        self.report.max_compute_workgroups_per_dimension
+    }
+
+    /// Largest storage buffer that can be bound to one shader binding, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.report.max_storage_buffer_binding_size
+    }
+
+    /// Dispatches issued since the context was made (a counter for tests and benchmarks).
+    pub fn dispatch_count(&self) -> u64 {
+        self.dispatches.load(Ordering::Relaxed)
+    }
+
+    /// Queue submissions since the context was made.
+    pub fn submit_count(&self) -> u64 {
+        self.submits.load(Ordering::Relaxed)
+    }
+
+    /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4).
+    pub fn create_buffer(&self, bytes: u64) -> GpuBuffer {
+        let size = bytes.max(4).div_ceil(4) * 4;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        GpuBuffer { buffer, id: NEXT_BUFFER_ID.fetch_add(1, Ordering::Relaxed), bytes }
+    }
+
+    /// Writes `data` at the start of `buffer`. Work already recorded is submitted first, so the
+    /// write never overtakes a dispatch recorded before it.
+    pub fn write(&self, buffer: &GpuBuffer, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.flush_if_recording();
+        let padded;
+        let bytes = if data.len() % 4 == 0 {
+            data
+        } else {
+            padded = [data, &[0u8; 3][..4 - data.len() % 4]].concat();
+            &padded
+        };
+        self.queue.write_buffer(&buffer.buffer, offset, bytes);
+    }
+
+    /// Reads a whole buffer back to the host (submits what was recorded, then waits).
+    pub fn read(&self, buffer: &GpuBuffer) -> Vec<u8> {
+        self.flush();
+        let size = buffer.buffer.size();
+        let staging = {
+            let mut cache = self.staging.lock().unwrap();
+            cache
+                .entry(size)
+                .or_insert_with(|| {
+                    self.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("readback"),
+                        size,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    })
+                })
+                .clone()
+        };
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        self.submits.fetch_add(1, Ordering::Relaxed);
+        let slice = staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |r| r.expect("mapping a readback buffer failed"));
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("waiting on the GPU failed");
+        let bytes = {
+            let view = slice.get_mapped_range().expect("readback buffer is not mapped");
+            view[..buffer.bytes as usize].to_vec()
+        };
+        staging.unmap();
+        bytes
+    }
+
+    fn module(&self, shader: &'static str, code: &'static str) -> wgpu::ShaderModule {
+        let mut modules = self.modules.lock().unwrap();
+        modules
+            .entry(shader)
+            .or_insert_with(|| {
+                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(shader),
+                    source: wgpu::ShaderSource::Wgsl(code.into()),
+                })
+            })
+            .clone()
+    }
+
+    fn pipeline(&self, key: &PipelineKey, code: &'static str, constants: &[(&'static str, f64)]) -> wgpu::ComputePipeline {
+        if let Some(p) = self.pipelines.lock().unwrap().get(key) {
+            return p.clone();
+        }
+        let module = self.module(key.shader, code);
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key.entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(key.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        self.pipelines.lock().unwrap().insert(key.clone(), pipeline.clone());
+        pipeline
+    }
+
+    fn uniform(&self, bytes: &[u8]) -> (u64, wgpu::Buffer) {
+        let mut padded = bytes.to_vec();
+        padded.resize(bytes.len().div_ceil(16).max(1) * 16, 0);
+        let mut cache = self.uniforms.lock().unwrap();
+        let next_id = cache.len() as u64;
+        cache
+            .entry(padded.clone())
+            .or_insert_with(|| {
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("params"),
+                    size: padded.len() as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.queue.write_buffer(&buffer, 0, &padded);
+                (next_id, buffer)
+            })
+            .clone()
+    }
+
+    /// Records one dispatch of `entry` in `shader` into the current step's encoder.
+    ///
+    /// `uniform` (if not empty) is bound at binding 0; its buffer is cached by content, so the
+    /// parameter set of a layer is uploaded once. `bindings` must name exactly the storage
+    /// bindings the entry point uses. `constants` set WGSL `override` values.
+    pub fn dispatch(
+        &self,
+        shader: &'static str,
+        code: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+        uniform: &[u8],
+        bindings: &[Binding<'_>],
+        workgroups: [u32; 3],
+    ) {
+        if workgroups.iter().any(|&g| g == 0) {
+            return;
+        }
+        let max = self.max_workgroups_per_dimension();
+        assert!(
+            workgroups.iter().all(|&g| g <= max),
+            "{shader}::{entry}: {workgroups:?} workgroups exceed the adapter's {max} per dimension"
+        );
+        let key = PipelineKey {
+            shader,
+            entry,
+            constants: constants.iter().map(|&(name, v)| (name, v.to_bits())).collect(),
+        };
+        let pipeline = self.pipeline(&key, code, constants);
+        let uniform = (!uniform.is_empty()).then(|| self.uniform(uniform));
+        let bg_key = BindGroupKey {
+            pipeline: key,
+            uniform: uniform.as_ref().map(|u| u.0),
+            buffers: bindings.iter().map(|b| (b.index, b.buffer.id)).collect(),
+        };
+        let bind_group = {
+            let mut cache = self.bind_groups.lock().unwrap();
+            cache
+                .entry(bg_key)
+                .or_insert_with(|| {
+                    let mut entries: Vec<wgpu::BindGroupEntry> = bindings
+                        .iter()
+                        .map(|b| wgpu::BindGroupEntry { binding: b.index, resource: b.buffer.buffer.as_entire_binding() })
+                        .collect();
+                    if let Some((_, buf)) = &uniform {
+                        entries.push(wgpu::BindGroupEntry { binding: 0, resource: buf.as_entire_binding() });
+                    }
+                    self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(entry),
+                        layout: &pipeline.get_bind_group_layout(0),
+                        entries: &entries,
+                    })
+                })
+                .clone()
+        };
+        let mut recording = self.recording.lock().unwrap();
+        let rec = recording.get_or_insert_with(|| Recording {
+            pass: None,
+            encoder: self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") }),
+            dispatches: 0,
+        });
+        if rec.pass.is_none() {
+            rec.pass = Some(rec.encoder.begin_compute_pass(&Default::default()).forget_lifetime());
+        }
+        let pass = rec.pass.as_mut().unwrap();
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        rec.dispatches += 1;
+        self.dispatches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a buffer-to-buffer copy into the current step (ends the open compute pass).
+    pub fn copy(&self, src: &GpuBuffer, src_offset: u64, dst: &GpuBuffer, dst_offset: u64, bytes: u64) {
+        self.with_encoder(|e| e.copy_buffer_to_buffer(&src.buffer, src_offset, &dst.buffer, dst_offset, bytes));
+    }
+
+    /// Records zero-filling a whole buffer into the current step.
+    pub fn clear(&self, buffer: &GpuBuffer) {
+        self.with_encoder(|e| e.clear_buffer(&buffer.buffer, 0, None));
+    }
+
+    fn with_encoder(&self, f: impl FnOnce(&mut wgpu::CommandEncoder)) {
+        let mut recording = self.recording.lock().unwrap();
+        let rec = recording.get_or_insert_with(|| Recording {
+            pass: None,
+            encoder: self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") }),
+            dispatches: 0,
+        });
+        drop(rec.pass.take());
+        f(&mut rec.encoder);
+        rec.dispatches += 1;
+    }
+
+    fn flush_if_recording(&self) {
+        let pending = self.recording.lock().unwrap().as_ref().is_some_and(|r| r.dispatches > 0);
+        if pending {
+            self.flush();
+        }
+    }
+
+    /// Submits everything recorded since the last flush as one command buffer.
+    pub fn flush(&self) {
+        let rec = self.recording.lock().unwrap().take();
+        if let Some(mut rec) = rec {
+            drop(rec.pass.take());
+            self.queue.submit([rec.encoder.finish()]);
+            self.submits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Submits pending work and blocks until the device is idle.
+    pub fn wait(&self) {
+        self.flush();
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("waiting on the GPU failed");
+    }
+}

@@ -1,0 +1,90 @@
+//! Ops, each with a WGSL implementation (in `shaders/`, dispatched through `crate::gpu`) and a
+//! native CPU twin that is the reference it is tested against. One file per op family.
+//!
+//! Conventions every kernel follows:
+//! - Outputs are tensors the caller allocated; ops never allocate except cached scratch.
+//! - Reductions are deterministic: no float atomics on the GPU; on the CPU the work is split into
+//!   fixed chunks whose partial results are combined in chunk order, so a seed reproduces a loss
+//!   curve bit for bit whatever the thread timing.
+//! - On wgpu, binding 0 is the uniform parameter block and storage buffers follow from 1; a 1-D
+//!   launch of more than 65,535 workgroups spreads over y: the invocation index is
+//!   `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`.
+
+mod device;
+
+pub use device::{CpuRead, CpuWrite, DType, Device, DeviceChoice, Tensor, WgpuDevice};
+
+use crate::gpu::{Binding, GpuContext};
+
+/// Our WGSL sources, embedded in the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shader {
+    Gemm,
+    Conv2d,
+    BatchNorm,
+    Elementwise,
+    Pool,
+    Losses,
+    Contrastive,
+    Optim,
+}
+
+impl Shader {
+    pub const ALL: [Shader; 8] = [
+        Shader::Gemm,
+        Shader::Conv2d,
+        Shader::BatchNorm,
+        Shader::Elementwise,
+        Shader::Pool,
+        Shader::Losses,
+        Shader::Contrastive,
+        Shader::Optim,
+    ];
+
+    /// File name under `shaders/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::Gemm => "gemm.wgsl",
+            Shader::Conv2d => "conv2d.wgsl",
+            Shader::BatchNorm => "batchnorm.wgsl",
+            Shader::Elementwise => "elementwise.wgsl",
+            Shader::Pool => "pool.wgsl",
+            Shader::Losses => "losses.wgsl",
+            Shader::Contrastive => "contrastive.wgsl",
+            Shader::Optim => "optim.wgsl",
+        }
+    }
+
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
+            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
+            Shader::Losses => include_str!("../../shaders/losses.wgsl"),
+            Shader::Contrastive => include_str!("../../shaders/contrastive.wgsl"),
+            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+        }
+    }
+}
+
+/// Workgroup counts for `invocations` threads in workgroups of `workgroup_size`, spread over
+/// x and y when x alone would pass the per-dimension limit.
+pub fn grid(gpu: &GpuContext, invocations: usize, workgroup_size: u32) -> [u32; 3] {
+    let groups = invocations.div_ceil(workgroup_size as usize) as u64;
+    let max = gpu.max_workgroups_per_dimension() as u64;
+    if groups <= max {
+        [groups as u32, 1, 1]
+    } else {
+        let y = groups.div_ceil(max);
+        [groups.div_ceil(y) as u32, y as u32, 1]
+    }
+}
+
+/// Dispatches `entry` of `shader` with `params` at binding 0 and `tensors` at bindings 1, 2, ...
+/// (the entry point must use every one of them).
+pub fn launch<P: bytemuck::Pod>(gpu: &GpuContext, shader: Shader, entry: &'static str, params: &P, tensors: &[&Tensor], workgroups: [u32; 3]) {
+    let bindings: Vec<Binding<'_>> = tensors.iter().enumerate().map(|(i, t)| t.bind(i as u32 + 1)).collect();
+    gpu.dispatch(shader.file_name(), shader.source(), entry, &[], bytemuck::bytes_of(params), &bindings, workgroups);
+}

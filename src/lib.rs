@@ -1,0 +1,8 @@
+//! ssdlt: long-tailed image classification with SSD-LT (self-supervision to distillation),
+//! trained on our own WGSL kernels through wgpu or on a native CPU path.
+
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+
+pub use error::{Error, Result};
