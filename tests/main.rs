@@ -1,1 +1,17 @@
+//! Integration tests, one binary. Each module tests one area; `common` holds the shared devices
+//! and numeric checks.
 
+mod common;
+
+mod kernels_batchnorm;
+mod kernels_contrastive;
+mod kernels_conv2d;
+mod kernels_elementwise;
+mod kernels_gemm;
+mod kernels_losses;
+mod kernels_optim;
+mod kernels_pool;
+mod nn_models;
+mod nn_training;
+mod shaders_validate;
+mod cli;

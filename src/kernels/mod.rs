@@ -12,6 +12,15 @@
 
 mod device;
 
+pub mod gemm;
+pub mod conv2d;
+pub mod batchnorm;
+pub mod elementwise;
+pub mod pool;
+pub mod losses;
+pub mod contrastive;
+pub mod optim;
+
 pub use device::{CpuRead, CpuWrite, DType, Device, DeviceChoice, Tensor, WgpuDevice};
 
 use crate::gpu::{Binding, GpuContext};

@@ -1,0 +1,1 @@
+//! GEMM and linear layers: C = op(A) op(B), y = x W^T + b.

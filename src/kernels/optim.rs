@@ -1,0 +1,1 @@
+//! Parameter updates: SGD with momentum, weight decay and Nesterov; EMA (momentum encoder) update.

@@ -1,0 +1,1 @@
+//! Pooling: global average pool and max pool, forward and backward.

@@ -1,0 +1,1 @@
+//! Layers, models, optimizers and schedules built on `crate::kernels`.

@@ -1,0 +1,1 @@
+//! Tests: kernels conv2d.

@@ -1,0 +1,57 @@
+//! Every .wgsl file in shaders/ parses and validates with naga, with no adapter needed.
+
+use ssdlt::kernels::Shader;
+
+fn validate(name: &str, source: &str) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+        .validate(&module)
+        .map_err(|e| format!("{name}: {}", e.emit_to_string(source)))?;
+    Ok(())
+}
+
+#[test]
+fn every_wgsl_file_in_shaders_validates_with_naga() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = validate(&path.display().to_string(), &source) {
+                panic!("{}: {e}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= Shader::ALL.len(), "found {checked} shaders");
+}
+
+#[test]
+fn every_embedded_shader_is_the_file_in_shaders() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for shader in Shader::ALL {
+        let on_disk = std::fs::read_to_string(dir.join(shader.file_name())).unwrap();
+        assert_eq!(on_disk, shader.source(), "{} differs from the embedded source", shader.file_name());
+    }
+}
+
+#[test]
+fn a_dispatch_recorded_in_a_step_writes_what_a_readback_sees() {
+    const DOUBLE: &str = "
+        @group(0) @binding(0) var<uniform> params: vec4<u32>;
+        @group(0) @binding(1) var<storage, read_write> data: array<f32>;
+        @compute @workgroup_size(64)
+        fn double(@builtin(global_invocation_id) gid: vec3<u32>) {
+            if (gid.x < params.x) { data[gid.x] = data[gid.x] * 2.0 + 1.0; }
+        }";
+    let dev = crate::common::gpu();
+    let gpu = dev.gpu().unwrap();
+    let t = dev.from_f32(&[100], &(0..100).map(|i| i as f32).collect::<Vec<_>>());
+    for _ in 0..2 {
+        gpu.dispatch("test_double", DOUBLE, "double", &[], bytemuck::bytes_of(&[100u32, 0, 0, 0]), &[t.bind(1)], [2, 1, 1]);
+    }
+    let got = t.to_vec();
+    assert_eq!(got[3], 3.0 * 4.0 + 3.0);
+    assert_eq!(got[99], 99.0 * 4.0 + 3.0);
+}
