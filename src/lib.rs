@@ -1,6 +1,7 @@
 //! ssdlt: long-tailed image classification with SSD-LT (self-supervision to distillation),
 //! trained on our own WGSL kernels through wgpu or on a native CPU path.
 
+pub mod cli;
 pub mod error;
 pub mod gpu;
 pub mod kernels;

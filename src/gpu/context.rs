@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::adapters::{pick_adapter, AdapterReport};
+use super::adapters::{pick_adapter_on, AdapterReport};
 use crate::error::{Error, Result};
 
 /// Which family of kernel variants suits the adapter. The choice is made here, once, from the
@@ -83,9 +83,10 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Opens the best adapter (see `pick_adapter`). `hardware_only` refuses software adapters.
-    pub fn new(hardware_only: bool) -> Result<(Self, String)> {
-        let choice = pick_adapter(hardware_only)?;
+    /// Opens the best adapter (see `pick_adapter`), on `backends` only when given (a
+    /// `WGPU_BACKEND`-style list such as "gl"). `hardware_only` refuses software adapters.
+    pub fn new(backends: Option<&str>, hardware_only: bool) -> Result<(Self, String)> {
+        let choice = pick_adapter_on(backends, hardware_only)?;
         let adapter = choice.adapter;
         let mut limits = wgpu::Limits::downlevel_defaults();
         let supported = adapter.limits();

@@ -84,7 +84,12 @@ impl Device {
     /// A wgpu device on the best adapter (hardware first; software adapters unless `hardware_only`).
     /// Returns the device and a sentence saying which adapter was chosen and why.
     pub fn wgpu(hardware_only: bool) -> Result<(Device, String)> {
-        let (ctx, reason) = GpuContext::new(hardware_only)?;
+        Device::wgpu_on(None, hardware_only)
+    }
+
+    /// As `wgpu`, searching only `backends` when given (a `WGPU_BACKEND`-style list: "vulkan", "gl").
+    pub fn wgpu_on(backends: Option<&str>, hardware_only: bool) -> Result<(Device, String)> {
+        let (ctx, reason) = GpuContext::new(backends, hardware_only)?;
         Ok((Device::Wgpu(WgpuDevice { ctx: Arc::new(ctx), scratch: Arc::default() }), reason))
     }
 

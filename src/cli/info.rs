@@ -1,0 +1,47 @@
+//! `ssdlt info`: the adapters wgpu sees and what `--device auto` would choose.
+
+use crate::gpu::{describe_adapters, pick_adapter};
+
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
+    let adapters = describe_adapters();
+    let auto = match pick_adapter(true) {
+        Ok(choice) => format!("wgpu: {}", choice.reason),
+        Err(crate::Error::NoAdapter { detail }) => {
+            format!("cpu: native path on {} threads, because {detail}", rayon::current_num_threads())
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if args.json {
+        let value = serde_json::json!({ "adapters": adapters, "auto": auto, "cpu_threads": rayon::current_num_threads() });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if adapters.is_empty() {
+        println!("wgpu adapters: none with compute shaders");
+        println!("  (for a software Vulkan adapter: `apt-get install mesa-vulkan-drivers` on Debian/Ubuntu)");
+    } else {
+        println!("wgpu adapters (best first):");
+        for (i, a) in adapters.iter().enumerate() {
+            println!("  [{i}] {}", a.name);
+            println!("      backend {}, type {}, driver {} {}", a.backend, a.device_type, a.driver, a.driver_info);
+            println!(
+                "      max storage binding {} MiB, max buffer {} MiB, workgroup <= {} invocations (x <= {}), {} KiB workgroup memory",
+                a.max_storage_buffer_binding_size >> 20,
+                a.max_buffer_size >> 20,
+                a.max_compute_invocations_per_workgroup,
+                a.max_compute_workgroup_size_x,
+                a.max_compute_workgroup_storage_size >> 10
+            );
+        }
+    }
+    println!("cpu: {} threads", rayon::current_num_threads());
+    println!("--device auto picks {auto}");
+    Ok(())
+}
