@@ -2,6 +2,7 @@
 //! trained on our own WGSL kernels through wgpu or on a native CPU path.
 
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod kernels;

@@ -1,0 +1,3 @@
+//! Image sources. For now the built-in synthetic generator.
+
+pub mod synthetic;
