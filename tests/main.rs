@@ -15,3 +15,7 @@ mod nn_models;
 mod nn_training;
 mod shaders_validate;
 mod cli;
+mod data_augment;
+mod data_long_tail;
+mod data_samplers;
+mod data_sources;
