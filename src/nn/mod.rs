@@ -5,13 +5,30 @@
 //! training step allocates nothing; models list parameters and buffers under torchvision's
 //! state_dict names, so checkpoints load into PyTorch.
 
+pub mod activation;
 pub mod arch;
+pub mod backbone;
+pub mod batchnorm;
+pub mod bench;
+pub mod blocks;
 pub mod buffers;
+pub mod conv;
+pub mod heads;
 pub mod init;
+pub mod linear;
+pub mod network;
+pub mod optim;
 pub mod param;
+pub mod pool;
 pub mod schedule;
+pub mod train;
 
 pub use arch::Arch;
+pub use backbone::Backbone;
+pub use heads::{Head, HeadConfig, HeadKind};
+pub use network::{Network, NetworkConfig};
+pub use optim::{copy_state, ema_update_state, Sgd, SgdConfig};
+pub use train::{evaluate, predict_logits, ClassificationTrainer, EvalReport, StepLog};
 pub use buffers::{GradBuffers, Slot};
 pub use init::Init;
 pub use param::{Buffer, BufferValue, HasState, Param, StateEntry, StateEntryMut};

@@ -1,1 +1,3 @@
 //! Stored formats: safetensors checkpoints.
+
+pub mod checkpoint;

@@ -1,0 +1,57 @@
+//! Model-level throughput for `ssdlt bench`: CIFAR ResNet-32 on 3x32x32 images, 10 classes.
+
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::kernels::Device;
+
+use super::arch::Arch;
+use super::network::{Network, NetworkConfig};
+use super::optim::SgdConfig;
+use super::schedule::LrSchedule;
+use super::train::ClassificationTrainer;
+
+fn random_batch(batch: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let images = (0..batch * 3 * 32 * 32).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let labels = (0..batch).map(|_| rng.random_range(0..10u32)).collect();
+    (images, labels)
+}
+
+/// ResNet-32 training images per second at `batch` (full steps: upload, forward, loss, backward,
+/// SGD), timed over `steps` steps after one warm-up step.
+pub fn resnet32_train_images_per_s(dev: &Device, batch: usize, steps: usize) -> f64 {
+    let net = Network::new(dev, NetworkConfig::classifier(Arch::cifar(32), 3, 10), 0).expect("resnet32 builds");
+    let mut trainer = ClassificationTrainer::new(dev, net, "fc", SgdConfig::default(), LrSchedule::constant(0.1), usize::MAX).expect("fc head");
+    let (images, labels) = random_batch(batch, 1);
+    let shape = [batch, 3, 32, 32];
+    trainer.step(dev, &images, shape, &labels).expect("valid batch");
+    dev.wait();
+    let start = Instant::now();
+    for _ in 0..steps {
+        trainer.step(dev, &images, shape, &labels).expect("valid batch");
+    }
+    dev.wait();
+    (batch * steps) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// ResNet-32 inference (eval mode, upload included) images per second at `batch`.
+pub fn resnet32_infer_images_per_s(dev: &Device, batch: usize, steps: usize) -> f64 {
+    let mut net = Network::new(dev, NetworkConfig::classifier(Arch::cifar(32), 3, 10), 0).expect("resnet32 builds");
+    let (images, _) = random_batch(batch, 2);
+    let x = dev.zeros(&[batch, 3, 32, 32]);
+    let mut run = || {
+        x.write(&images);
+        net.forward(dev, &x, false);
+        dev.flush();
+    };
+    run();
+    dev.wait();
+    let start = Instant::now();
+    for _ in 0..steps {
+        run();
+    }
+    dev.wait();
+    (batch * steps) as f64 / start.elapsed().as_secs_f64()
+}
