@@ -73,23 +73,23 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
             let threads = rayon::current_num_threads();
             let sim = dev.scratch("moco-sim", n * queue_len);
             let mut sim = sim.cpu_mut();
-            let sim = sim.f32();
+            let sim = &mut sim.f32()[..n * queue_len];
             let qv = q.cpu();
-            let qv = qv.f32();
+            let qv = &qv.f32()[..q.len()];
             let kv = k.cpu();
-            let kv = kv.f32();
-            let queue = queue.cpu();
-            let queue = queue.f32();
+            let kv = &kv.f32()[..k.len()];
+            let qk = queue.cpu();
+            let qk = &qk.f32()[..queue_len * dim];
             let ql = queue_labels.cpu();
-            let ql = ql.u32();
+            let ql = &ql.u32()[..queue_labels.len()];
             let y = labels.cpu();
-            let y = y.u32();
+            let y = &y.u32()[..labels.len()];
             let mut lg = logits.cpu_mut();
-            let lg = lg.f32();
+            let lg = &mut lg.f32()[..logits.len()];
             let mut r = rows.cpu_mut();
-            let r = r.f32();
+            let r = &mut r.f32()[..n];
             let sh = GemmShape { m: n, n: queue_len, k: dim, trans_a: false, trans_b: true, accumulate: false };
-            sgemm_cpu(&sh, qv, queue, sim, threads);
+            sgemm_cpu(&sh, qv, qk, sim, threads);
             let width = queue_len + 1;
             lg.par_chunks_mut(width).zip(sim.par_chunks_mut(queue_len)).zip(r.par_iter_mut()).enumerate().for_each(|(i, ((l, sim), row_loss))| {
                 let dot = qv[i * dim..(i + 1) * dim].iter().zip(&kv[i * dim..(i + 1) * dim]).fold(0.0f32, |acc, (a, b)| acc + a * b);
@@ -111,9 +111,9 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
                 }
             });
             let mut g = dq.cpu_mut();
-            let g = g.f32();
+            let g = &mut g.f32()[..dq.len()];
             let sh = GemmShape { m: n, n: dim, k: queue_len, trans_a: false, trans_b: false, accumulate: false };
-            sgemm_cpu(&sh, sim, queue, g, threads);
+            sgemm_cpu(&sh, sim, qk, g, threads);
             g.par_chunks_mut(dim).enumerate().for_each(|(i, g)| {
                 let p0 = lg[i * width];
                 for (g, &kx) in g.iter_mut().zip(&kv[i * dim..(i + 1) * dim]) {
@@ -160,15 +160,15 @@ pub fn moco_enqueue(dev: &Device, s: &MocoShape, k: &Tensor, labels: &Tensor, qu
     match dev {
         Device::Cpu(_) => {
             let kv = k.cpu();
-            let kv = kv.f32();
+            let kv = &kv.f32()[..k.len()];
             let y = labels.cpu();
-            let y = y.u32();
+            let y = &y.u32()[..labels.len()];
             let mut qd = queue.cpu_mut();
-            let qd = qd.f32();
+            let qd = &mut qd.f32()[..queue.len()];
             let mut qlab = queue_labels.cpu_mut();
-            let qlab = qlab.u32();
+            let qlab = &mut qlab.u32()[..queue_labels.len()];
             let mut p = ptr.cpu_mut();
-            let p = p.u32();
+            let p = &mut p.u32()[..ptr.len()];
             let start = p[0] as usize % queue_len;
             for i in n.saturating_sub(queue_len)..n {
                 let slot = (start + i % queue_len) % queue_len;

@@ -78,19 +78,21 @@ pub fn softmax_cross_entropy(dev: &Device, logits: &Tensor, labels: &Tensor, adj
     check_len("softmax_cross_entropy loss", loss, 1);
     check_len("softmax_cross_entropy correct", correct, 1);
     let grad_scale = if n > 0 { weight / n as f32 } else { 0.0 };
+    // Per-row losses, then per-row hit flags. On the CPU a tensor's slice is its whole storage,
+    // which for a scratch tensor may be longer than asked for: every use below slices it.
     let rows = dev.scratch("losses-rows", 2 * n);
     match dev {
         Device::Cpu(_) => {
             let x = logits.cpu();
-            let x = x.f32();
+            let x = &x.f32()[..logits.len()];
             let y = labels.cpu();
-            let y = y.u32();
+            let y = &y.u32()[..labels.len()];
             let adj = adjust.map(|a| a.cpu());
-            let adj = adj.as_ref().map(|a| a.f32());
+            let adj = adj.as_ref().map(|a| &a.f32()[..c]);
             let mut dl = dlogits.cpu_mut();
             let mut r = rows.cpu_mut();
-            let (row_loss, row_hit) = r.f32().split_at_mut(n);
-            dl.f32()
+            let (row_loss, row_hit) = r.f32()[..2 * n].split_at_mut(n);
+            dl.f32()[..n * c]
                 .par_chunks_mut(c)
                 .zip(row_loss.par_iter_mut())
                 .zip(row_hit.par_iter_mut())
@@ -159,12 +161,12 @@ pub fn kl_distill_dense(dev: &Device, student_logits: &Tensor, teacher_probs: &T
     match dev {
         Device::Cpu(_) => {
             let s = student_logits.cpu();
-            let s = s.f32();
+            let s = &s.f32()[..student_logits.len()];
             let p = teacher_probs.cpu();
-            let p = p.f32();
+            let p = &p.f32()[..teacher_probs.len()];
             let mut dl = dlogits.cpu_mut();
             let mut r = rows.cpu_mut();
-            dl.f32().par_chunks_mut(c).zip(r.f32().par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
+            dl.f32()[..n * c].par_chunks_mut(c).zip(r.f32()[..n].par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
                 let s = &s[i * c..(i + 1) * c];
                 let p = &p[i * c..(i + 1) * c];
                 let lse = student_lse(s, temperature);
@@ -181,7 +183,7 @@ pub fn kl_distill_dense(dev: &Device, student_logits: &Tensor, teacher_probs: &T
                 }
                 *kl = acc;
             });
-            loss.cpu_mut().f32()[0] = loss_scale * sum_in_order(r.f32());
+            loss.cpu_mut().f32()[0] = loss_scale * sum_in_order(&r.f32()[..n]);
         }
         Device::Wgpu(gpu) => {
             let params = KdParams { n: n as u32, c: c as u32, k: 0, temperature, grad_scale, _pad: [0; 3] };
@@ -211,14 +213,14 @@ pub fn kl_distill_topk(dev: &Device, student_logits: &Tensor, topk_ids: &Tensor,
     match dev {
         Device::Cpu(_) => {
             let s = student_logits.cpu();
-            let s = s.f32();
+            let s = &s.f32()[..student_logits.len()];
             let ids = topk_ids.cpu();
-            let ids = ids.u32();
+            let ids = &ids.u32()[..topk_ids.len()];
             let p = topk_probs.cpu();
-            let p = p.f32();
+            let p = &p.f32()[..topk_probs.len()];
             let mut dl = dlogits.cpu_mut();
             let mut r = rows.cpu_mut();
-            dl.f32().par_chunks_mut(c).zip(r.f32().par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
+            dl.f32()[..n * c].par_chunks_mut(c).zip(r.f32()[..n].par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
                 let s = &s[i * c..(i + 1) * c];
                 let ids = &ids[i * k..(i + 1) * k];
                 let p = &p[i * k..(i + 1) * k];
@@ -237,7 +239,7 @@ pub fn kl_distill_topk(dev: &Device, student_logits: &Tensor, topk_ids: &Tensor,
                 }
                 *kl = acc;
             });
-            loss.cpu_mut().f32()[0] = loss_scale * sum_in_order(r.f32());
+            loss.cpu_mut().f32()[0] = loss_scale * sum_in_order(&r.f32()[..n]);
         }
         Device::Wgpu(gpu) => {
             let params = KdParams { n: n as u32, c: c as u32, k: k as u32, temperature, grad_scale, _pad: [0; 3] };
@@ -256,9 +258,9 @@ pub fn softmax_with_temperature(dev: &Device, logits: &Tensor, temperature: f32,
     match dev {
         Device::Cpu(_) => {
             let x = logits.cpu();
-            let x = x.f32();
+            let x = &x.f32()[..logits.len()];
             let mut out = probs.cpu_mut();
-            out.f32().par_chunks_mut(c).zip(x.par_chunks(c)).for_each(|(out, x)| {
+            out.f32()[..n * c].par_chunks_mut(c).zip(x.par_chunks(c)).for_each(|(out, x)| {
                 let m = x.iter().fold(f32::MIN, |m, &v| m.max(v / temperature));
                 let s = x.iter().fold(0.0f32, |s, &v| s + (v / temperature - m).exp());
                 let inv_s = 1.0 / s;

@@ -39,13 +39,14 @@ pub fn sgd_step(dev: &Device, param: &Tensor, grad: &Tensor, velocity: &Tensor, 
     match dev {
         Device::Cpu(_) => {
             let h = hyper.cpu();
-            let &[lr, momentum, wd, nesterov] = h.f32() else { unreachable!() };
+            let &[lr, momentum, wd, nesterov] = &h.f32()[..4] else { unreachable!() };
             let nesterov = nesterov != 0.0;
             let g = grad.cpu();
-            let g = g.f32();
+            let g = &g.f32()[..grad.len()];
             let mut p = param.cpu_mut();
             let mut v = velocity.cpu_mut();
-            p.f32().par_chunks_mut(CHUNK).zip(v.f32().par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(|((p, v), g)| {
+            let len = param.len();
+            p.f32()[..len].par_chunks_mut(CHUNK).zip(v.f32()[..len].par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(|((p, v), g)| {
                 for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
                     let mut d = g + wd * *p;
                     *v = momentum * *v + d;
@@ -68,9 +69,9 @@ pub fn ema_update(dev: &Device, target: &Tensor, source: &Tensor, momentum: f32)
     match dev {
         Device::Cpu(_) => {
             let s = source.cpu();
-            let s = s.f32();
+            let s = &s.f32()[..source.len()];
             let mut t = target.cpu_mut();
-            t.f32().par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(t, s)| {
+            t.f32()[..target.len()].par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(t, s)| {
                 for (t, &s) in t.iter_mut().zip(s) {
                     *t = momentum * *t + (1.0 - momentum) * s;
                 }
