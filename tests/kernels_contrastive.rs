@@ -141,7 +141,7 @@ fn moco_loss_on_wgpu_matches_cpu_on_awkward_shapes() {
 }
 
 #[test]
-fn moco_loss_at_full_size_on_wgpu_matches_cpu_and_is_not_naive_slow() {
+fn moco_loss_at_full_size_on_wgpu_matches_cpu_and_reports_its_speed() {
     let _turn = take_turns();
     let (cpu, gpu) = (common::cpu(), common::gpu());
     let c = case(128, 128, 4096, 10, 200);

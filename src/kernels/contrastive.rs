@@ -15,6 +15,14 @@ use rayon::prelude::*;
 
 use super::gemm::{sgemm_cpu, GemmShape};
 use super::{grid, launch, Device, Shader, Tensor};
+use crate::gpu::KernelVariant;
+
+/// Register blocks of the unrolled (software-adapter) products, as generated into
+/// `shaders/contrastive.wgsl`: (rows, lanes per invocation); a workgroup is 8 invocations, so it
+/// covers rows x 8·lanes outputs. Negatives: rows = queue keys, lanes = queries. Gradient: rows =
+/// queries, lanes = feature dims.
+const NEGATIVES_BLOCK: (usize, usize) = (16, 16);
+const GRAD_BLOCK: (usize, usize) = (16, 16);
 
 /// Sizes of one MoCo loss: a batch of `n` queries and keys of width `dim`, a queue of `queue_len`.
 #[derive(Clone, Copy, Debug)]
@@ -133,13 +141,26 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
                 loss_scale,
                 col_blocks: queue_len.div_ceil(8) as u32,
             };
-            let row_blocks = n.div_ceil(4);
-            if n > 0 {
-                launch(gpu, Shader::Contrastive, "moco_negatives", &params, &[q, queue, queue_labels, labels, logits], grid(gpu, row_blocks * queue_len.div_ceil(8), 64));
+            match gpu.variant() {
+                KernelVariant::Unrolled => {
+                    let qt = dev.scratch("moco-qt", n * dim);
+                    launch(gpu, Shader::Contrastive, "moco_transpose_q", &params, &[q, &qt], grid(gpu, n * dim, 256));
+                    let (rows_b, lanes_b) = NEGATIVES_BLOCK;
+                    let blocks = queue_len.div_ceil(rows_b) * n.div_ceil(8 * lanes_b);
+                    launch(gpu, Shader::Contrastive, "moco_negatives_unrolled", &params, &[&qt, queue, queue_labels, labels, logits], grid(gpu, blocks, 1));
+                    launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
+                    let (rows_b, lanes_b) = GRAD_BLOCK;
+                    let blocks = n.div_ceil(rows_b) * dim.div_ceil(8 * lanes_b);
+                    launch(gpu, Shader::Contrastive, "moco_grad_unrolled", &params, &[k, queue, logits, dq], grid(gpu, blocks, 1));
+                }
+                KernelVariant::Tiled => {
+                    let row_blocks = n.div_ceil(4);
+                    launch(gpu, Shader::Contrastive, "moco_negatives", &params, &[q, queue, queue_labels, labels, logits], grid(gpu, row_blocks * queue_len.div_ceil(8), 64));
+                    launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
+                    params.col_blocks = dim.div_ceil(8) as u32;
+                    launch(gpu, Shader::Contrastive, "moco_grad", &params, &[k, queue, logits, dq], grid(gpu, row_blocks * dim.div_ceil(8), 64));
+                }
             }
-            launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
-            params.col_blocks = dim.div_ceil(8) as u32;
-            launch(gpu, Shader::Contrastive, "moco_grad", &params, &[k, queue, logits, dq], grid(gpu, row_blocks * dim.div_ceil(8), 64));
             launch(gpu, Shader::Contrastive, "moco_reduce", &params, &[&rows, loss], [1, 1, 1]);
         }
     }
