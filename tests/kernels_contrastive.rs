@@ -9,13 +9,8 @@ use ssdlt::kernels::contrastive::{moco_enqueue, moco_loss, MocoShape};
 use ssdlt::kernels::Device;
 
 use crate::common::{self, assert_close};
+use crate::kernels_losses::take_turns;
 
-/// The ops share device scratch slots ("moco-rows", "moco-sim") and the harness shares one wgpu
-/// device across test threads: tests in this file take turns.
-fn take_turns() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 struct Case {
     s: MocoShape,

@@ -8,10 +8,12 @@ use ssdlt::kernels::Device;
 
 use crate::common::{self, assert_close};
 
-/// The ops here share one device scratch slot per device ("losses-rows"), and the test harness
-/// shares one wgpu device across test threads: tests in this file take turns so that no two
-/// record into the slot at once (a training loop runs its ops in order on one thread).
-fn take_turns() -> std::sync::MutexGuard<'static, ()> {
+/// The test harness shares one wgpu device across test threads, and these ops use device scratch
+/// slots ("losses-rows", "moco-rows", ...) that two threads must not record into at once (a
+/// training loop runs its ops in order on one thread); readbacks of equal-sized buffers from two
+/// threads also collide on the context's cached staging buffer. The tests of losses, contrastive
+/// and optim therefore take turns.
+pub(crate) fn take_turns() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
