@@ -183,20 +183,16 @@ impl GpuContext {
     pub fn read(&self, buffer: &GpuBuffer) -> Vec<u8> {
         self.flush();
         let size = buffer.buffer.size();
-        let staging = {
-            let mut cache = self.staging.lock().unwrap();
-            cache
-                .entry(size)
-                .or_insert_with(|| {
-                    self.device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("readback"),
-                        size,
-                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    })
-                })
-                .clone()
-        };
+        // Taken out of the cache while mapped, so concurrent readers never share a staging buffer.
+        let cached = self.staging.lock().unwrap().remove(&size);
+        let staging = cached.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
@@ -209,6 +205,7 @@ impl GpuContext {
             view[..buffer.bytes as usize].to_vec()
         };
         staging.unmap();
+        self.staging.lock().unwrap().insert(size, staging);
         bytes
     }
 

@@ -32,16 +32,19 @@ pub enum DType {
     U32,
 }
 
+/// Scratch tensors by (thread, slot): ops running on different threads never share one.
+type ScratchCache = Arc<Mutex<HashMap<(std::thread::ThreadId, &'static str), Tensor>>>;
+
 #[derive(Clone)]
 pub struct CpuDevice {
-    scratch: Arc<Mutex<HashMap<&'static str, Tensor>>>,
+    scratch: ScratchCache,
 }
 
 /// wgpu device: derefs to the `GpuContext` that kernels dispatch on.
 #[derive(Clone)]
 pub struct WgpuDevice {
     ctx: Arc<GpuContext>,
-    scratch: Arc<Mutex<HashMap<&'static str, Tensor>>>,
+    scratch: ScratchCache,
 }
 
 impl std::ops::Deref for WgpuDevice {
@@ -171,18 +174,20 @@ impl Device {
     /// A scratch tensor for temporary use inside one op (e.g. im2col columns), cached per `slot`
     /// and grown when a larger one is asked for, so steady-state steps allocate nothing. Ops run
     /// in order on both devices, so two ops may share a slot; one op must not use a slot twice.
+    /// Slots are per calling thread, so threads sharing a device never share scratch.
     pub fn scratch(&self, slot: &'static str, len: usize) -> Tensor {
+        let key = (std::thread::current().id(), slot);
         let mut cache = match self {
             Device::Cpu(cpu) => cpu.scratch.lock().unwrap(),
             Device::Wgpu(gpu) => gpu.scratch.lock().unwrap(),
         };
-        if let Some(t) = cache.get(slot) {
+        if let Some(t) = cache.get(&key) {
             if t.len() >= len {
                 return t.reshape(&[len]);
             }
         }
         let t = self.zeros(&[len.max(1)]);
-        cache.insert(slot, t.clone());
+        cache.insert(key, t.clone());
         t.reshape(&[len])
     }
 
@@ -202,26 +207,28 @@ impl Device {
     }
 }
 
-/// Read access to a CPU tensor's elements.
-pub struct CpuRead<'a>(RwLockReadGuard<'a, Vec<f32>>);
-/// Write access to a CPU tensor's elements.
-pub struct CpuWrite<'a>(RwLockWriteGuard<'a, Vec<f32>>);
+/// Read access to a CPU tensor's elements (exactly `len()` of them, also for a view whose
+/// storage is larger).
+pub struct CpuRead<'a>(RwLockReadGuard<'a, Vec<f32>>, usize);
+/// Write access to a CPU tensor's elements (exactly `len()` of them).
+pub struct CpuWrite<'a>(RwLockWriteGuard<'a, Vec<f32>>, usize);
 
 impl CpuRead<'_> {
     pub fn f32(&self) -> &[f32] {
-        &self.0
+        &self.0[..self.1]
     }
     pub fn u32(&self) -> &[u32] {
-        bytemuck::cast_slice(&self.0)
+        bytemuck::cast_slice(self.f32())
     }
 }
 
 impl CpuWrite<'_> {
     pub fn f32(&mut self) -> &mut [f32] {
-        &mut self.0
+        let len = self.1;
+        &mut self.0[..len]
     }
     pub fn u32(&mut self) -> &mut [u32] {
-        bytemuck::cast_slice_mut(&mut self.0)
+        bytemuck::cast_slice_mut(self.f32())
     }
 }
 
@@ -264,7 +271,7 @@ impl Tensor {
     /// (an op was handed the same tensor as input and output: a bug in the caller).
     pub fn cpu(&self) -> CpuRead<'_> {
         match &self.storage {
-            Storage::Cpu(v) => CpuRead(v.try_read().expect("tensor is being written by another op argument (aliased input/output)")),
+            Storage::Cpu(v) => CpuRead(v.try_read().expect("tensor is being written by another op argument (aliased input/output)"), self.len()),
             Storage::Gpu(..) => panic!("cpu() on a wgpu tensor"),
         }
     }
@@ -272,7 +279,7 @@ impl Tensor {
     /// Locks a CPU tensor for writing. Panics on a GPU tensor or when aliased.
     pub fn cpu_mut(&self) -> CpuWrite<'_> {
         match &self.storage {
-            Storage::Cpu(v) => CpuWrite(v.try_write().expect("tensor is locked by another op argument (aliased input/output)")),
+            Storage::Cpu(v) => CpuWrite(v.try_write().expect("tensor is locked by another op argument (aliased input/output)"), self.len()),
             Storage::Gpu(..) => panic!("cpu_mut() on a wgpu tensor"),
         }
     }
