@@ -165,6 +165,70 @@ fn cpu_conv_matches_naive_loops_on_a_batch_split_over_threads() {
     common::assert_close("backward weight", &dw, &ndw, 1e-5);
 }
 
+#[test]
+fn wgsl_conv_matches_cpu_on_awkward_shapes() {
+    let (cpu, gpu) = (common::cpu(), common::gpu());
+    for (i, s) in awkward_shapes().iter().enumerate() {
+        let (x, w, dy) = inputs(s, 40 + i as u64);
+        let (cy, cdx, cdw) = run_all(&cpu, s, &x, &w, &dy);
+        let (gy, gdx, gdw) = run_all(&gpu, s, &x, &w, &dy);
+        common::assert_close(&format!("forward {s:?}"), &gy, &cy, 1e-4);
+        common::assert_close(&format!("backward data {s:?}"), &gdx, &cdx, 1e-4);
+        common::assert_close(&format!("backward weight {s:?}"), &gdw, &cdw, 1e-4);
+    }
+}
+
+#[test]
+fn wgsl_conv_matches_cpu_when_blocks_and_slices_are_partly_filled() {
+    // 70 channels (8-blocks with a remainder), 3 workgroup tiles with a ragged end, and more
+    // positions than backward-weight slices.
+    let (cpu, gpu) = (common::cpu(), common::gpu());
+    let s = shape(3, 13, 17, 19, 70, 3, 1, 1, 1);
+    let (x, w, dy) = inputs(&s, 77);
+    let (cy, cdx, cdw) = run_all(&cpu, &s, &x, &w, &dy);
+    let (gy, gdx, gdw) = run_all(&gpu, &s, &x, &w, &dy);
+    common::assert_close("forward", &gy, &cy, 1e-4);
+    common::assert_close("backward data", &gdx, &cdx, 1e-4);
+    common::assert_close("backward weight", &gdw, &cdw, 1e-4);
+}
+
+/// Both backwards against central differences of L = sum(y * r) on `dev`.
+fn check_gradients_by_finite_differences(dev: &Device, s: &Conv2dShape, seed: u64) {
+    let (x, w, r) = inputs(s, seed);
+    let loss = |x: &[f32], w: &[f32]| -> f64 {
+        let y = dev.zeros(&y_shape(s));
+        conv2d_forward(dev, s, &dev.from_f32(&x_shape(s), x), &dev.from_f32(&w_shape(s), w), &y);
+        y.to_vec().iter().zip(&r).map(|(a, b)| *a as f64 * *b as f64).sum()
+    };
+    let (_, dx, dw) = run_all(dev, s, &x, &w, &r);
+    let ndx = common::numeric_gradient(&x, 1e-2, |x| loss(x, &w));
+    let ndw = common::numeric_gradient(&w, 1e-2, |w| loss(&x, w));
+    common::assert_close(&format!("{}: dx {s:?}", dev.name()), &dx, &ndx, 2e-3);
+    common::assert_close(&format!("{}: dw {s:?}", dev.name()), &dw, &ndw, 2e-3);
+}
+
+#[test]
+fn conv_backwards_match_finite_differences_on_both_devices() {
+    for dev in common::devices() {
+        check_gradients_by_finite_differences(&dev, &shape(1, 3, 5, 4, 4, 3, 2, 1, 1), 5);
+        check_gradients_by_finite_differences(&dev, &shape(2, 4, 4, 3, 6, 3, 1, 1, 2), 6);
+        check_gradients_by_finite_differences(&dev, &shape(1, 2, 5, 5, 3, 1, 2, 0, 1), 7);
+    }
+}
+
+#[test]
+fn conv_repeats_are_bit_identical_on_both_devices() {
+    let s = shape(19, 6, 9, 7, 10, 3, 2, 1, 2);
+    let (x, w, dy) = inputs(&s, 9);
+    for dev in common::devices() {
+        let first = run_all(&dev, &s, &x, &w, &dy);
+        for _ in 0..2 {
+            let again = run_all(&dev, &s, &x, &w, &dy);
+            assert!(first.0 == again.0 && first.1 == again.1 && first.2 == again.2, "{}: repeat differs", dev.name());
+        }
+    }
+}
+
 /// The five 3x3 conv shapes of ResNet-32 on CIFAR at batch 128.
 fn resnet32_layers() -> Vec<(&'static str, Conv2dShape)> {
     vec![
@@ -226,44 +290,5 @@ fn resnet32_layer_throughput() {
             let bw = time(&|| conv2d_backward_weight(&dev, &s, &xt, &dyt, &dw));
             eprintln!("{:<20} {:<20} fwd {f}  bwd-data {bd}  bwd-weight {bw} GFLOP/s", dev.name(), name);
         }
-    }
-}
-
-#[test]
-#[ignore = "benchmark"]
-fn sgemm_shapes_probe() {
-    use ssdlt::kernels::gemm::{sgemm_cpu, GemmShape};
-    for &(m, n, k, ta, tb) in &[(16, 1024, 144, false, false), (1024, 16, 144, false, false), (1024, 16, 144, true, true), (144, 1024, 16, true, false), (16, 144, 1024, false, true), (64, 64, 576, false, false), (512, 512, 512, false, false)] {
-        let s = GemmShape { m, n, k, trans_a: ta, trans_b: tb, accumulate: false };
-        let a = common::seeded(m * k, 1, 1.0);
-        let b = common::seeded(k * n, 2, 1.0);
-        let mut c = vec![0f32; m * n];
-        let reps = (2e9 / s.flops()) as usize + 1;
-        for threads in [1, 2] {
-            sgemm_cpu(&s, &a, &b, &mut c, threads);
-            let t = std::time::Instant::now();
-            for _ in 0..reps {
-                sgemm_cpu(&s, &a, &b, &mut c, threads);
-            }
-            eprintln!("{m}x{n}x{k} ta={ta} tb={tb} threads {threads}: {:.1} GFLOP/s", s.flops() * reps as f64 / t.elapsed().as_secs_f64() / 1e9);
-        }
-    }
-}
-
-#[test]
-#[ignore = "benchmark"]
-fn probe_pointwise() {
-    let dev = common::cpu();
-    for s in [shape(64, 64, 32, 32, 64, 1, 1, 0, 1), shape(64, 144, 32, 32, 16, 1, 1, 0, 1), shape(64, 16, 32, 32, 16, 3, 1, 0, 1)] {
-        let (x, w, _) = inputs(&s, 1);
-        let xt = dev.from_f32(&x_shape(&s), &x);
-        let wt = dev.from_f32(&w_shape(&s), &w);
-        let y = dev.zeros(&y_shape(&s));
-        conv2d_forward(&dev, &s, &xt, &wt, &y);
-        let c0 = process_cpu_seconds();
-        for _ in 0..40 {
-            conv2d_forward(&dev, &s, &xt, &wt, &y);
-        }
-        eprintln!("{s:?}: {:.1}/core", s.flops() * 40.0 / (process_cpu_seconds() - c0) / 1e9);
     }
 }

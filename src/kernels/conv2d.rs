@@ -808,26 +808,136 @@ mod microkernel {
 }
 
 mod wgsl {
-    //! Dispatch of the WGSL kernels.
+    //! Dispatch of the implicit-GEMM kernels in shaders/conv2d.wgsl. The same kernels serve both
+    //! variants: they use no shared memory, which software adapters need and real GPUs tolerate.
 
     use super::*;
     use crate::gpu::GpuContext;
 
-    pub(super) fn forward(_gpu: &GpuContext, _s: &Conv2dShape, _x: &Tensor, _w: &Tensor, _y: &Tensor) {
-        unimplemented!()
+    const WG: usize = 64;
+    /// Register blocks of the kernels (see the shader header).
+    const FWD_CO: usize = 8;
+    const FWD_P: usize = 4;
+    const BWD_CI: usize = 8;
+    const BWD_P: usize = 4;
+    const WGT_CO: usize = 8;
+    const WGT_CI: usize = 4;
+    /// Backward-weight partials: at most this many slices, and at most this many floats in all
+    /// (well under the 128 MiB binding limit).
+    const MAX_SLICES: usize = 256;
+    const MAX_PARTIAL_FLOATS: usize = 16 << 20;
+
+    /// Mirrors `Params` in the shader.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        c_in: u32,
+        h: u32,
+        w: u32,
+        c_out: u32,
+        kh: u32,
+        kw: u32,
+        stride: u32,
+        pad: u32,
+        groups: u32,
+        oh: u32,
+        ow: u32,
+        cin_g: u32,
+        cout_g: u32,
+        blocks: u32,
+        slices: u32,
+        w_len: u32,
+        hq: u32,
+        wq: u32,
+        _pad0: u32,
     }
-    pub(super) fn backward_data(_dev: &Device, _gpu: &GpuContext, _s: &Conv2dShape, _dy: &Tensor, _w: &Tensor, _dx: &Tensor) {
-        unimplemented!()
+
+    fn params(s: &Conv2dShape) -> Params {
+        let u = |v: usize| u32::try_from(v).expect("conv2d: dimension exceeds u32");
+        Params {
+            n: u(s.n),
+            c_in: u(s.c_in),
+            h: u(s.h),
+            w: u(s.w),
+            c_out: u(s.c_out),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            groups: u(s.groups),
+            oh: u(s.out_h()),
+            ow: u(s.out_w()),
+            cin_g: u(s.c_in / s.groups),
+            cout_g: u(s.c_out / s.groups),
+            blocks: 0,
+            slices: 0,
+            w_len: u(s.w_len()),
+            hq: 0,
+            wq: 0,
+            _pad0: 0,
+        }
     }
-    pub(super) fn backward_weight(_dev: &Device, _gpu: &GpuContext, _s: &Conv2dShape, _x: &Tensor, _dy: &Tensor, _dw: &Tensor) {
-        unimplemented!()
+
+    #[track_caller]
+    fn check_binding(gpu: &GpuContext, what: &str, t: &Tensor) {
+        assert!((t.len() * 4) as u64 <= gpu.max_binding_bytes(), "conv2d: {what} ({} floats) exceeds the adapter's storage binding limit", t.len());
     }
-    #[allow(dead_code)]
-    fn unused() -> (fn(&GpuContext, usize, u32) -> [u32; 3], Shader) {
-        (grid, Shader::Conv2d)
+
+    /// Workgroups for `tiles` position tiles (over x, y) times `z` channel blocks.
+    fn tiles_grid(gpu: &GpuContext, tiles: usize, z: usize) -> [u32; 3] {
+        let [x, y, _] = grid(gpu, tiles * WG, WG as u32);
+        assert!(z <= gpu.max_workgroups_per_dimension() as usize, "conv2d: {z} channel blocks exceed the dispatch limit");
+        [x, y, z as u32]
     }
-    #[allow(dead_code)]
-    fn unused2<P: bytemuck::Pod>(gpu: &GpuContext, p: &P) {
-        launch(gpu, Shader::Conv2d, "x", p, &[], [1, 1, 1]);
+
+    pub(super) fn forward(gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+        for (what, t) in [("x", x), ("weight", w), ("y", y)] {
+            check_binding(gpu, what, t);
+        }
+        let mut p = params(s);
+        let blocks = (s.c_out / s.groups).div_ceil(FWD_CO);
+        p.blocks = blocks as u32;
+        let tiles = (s.n * s.out_h() * s.out_w()).div_ceil(WG * FWD_P);
+        launch(gpu, Shader::Conv2d, "conv2d_forward", &p, &[x, w, y], tiles_grid(gpu, tiles, s.groups * blocks));
+    }
+
+    pub(super) fn backward_data(_dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+        for (what, t) in [("dy", dy), ("weight", w), ("dx", dx)] {
+            check_binding(gpu, what, t);
+        }
+        let mut p = params(s);
+        let blocks = (s.c_in / s.groups).div_ceil(BWD_CI);
+        let (hq, wq) = (s.h.div_ceil(s.stride), s.w.div_ceil(s.stride));
+        p.blocks = blocks as u32;
+        p.hq = hq as u32;
+        p.wq = wq as u32;
+        let tiles = (s.n * hq * wq).div_ceil(WG * BWD_P);
+        let z = s.stride * s.stride * s.groups * blocks;
+        launch(gpu, Shader::Conv2d, "conv2d_backward_data", &p, &[dy, w, dx], tiles_grid(gpu, tiles, z));
+    }
+
+    /// Slices of the n * oh * ow positions that backward-weight sums separately: a function of
+    /// the shape only, so the order of the final sum never changes.
+    pub(super) fn weight_slices(s: &Conv2dShape) -> usize {
+        let positions = s.n * s.out_h() * s.out_w();
+        MAX_SLICES.min(MAX_PARTIAL_FLOATS / s.w_len().max(1)).min(positions).max(1)
+    }
+
+    pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+        for (what, t) in [("x", x), ("dy", dy), ("dw", dw)] {
+            check_binding(gpu, what, t);
+        }
+        let slices = weight_slices(s);
+        let partial = dev.scratch("conv2d.wgsl.dw_partial", slices * s.w_len());
+        let mut p = params(s);
+        let co_blocks = (s.c_out / s.groups).div_ceil(WGT_CO);
+        let ci_blocks = (s.c_in / s.groups).div_ceil(WGT_CI);
+        p.blocks = co_blocks as u32;
+        p.hq = ci_blocks as u32;
+        p.slices = slices as u32;
+        let invocations = s.groups * co_blocks * ci_blocks * s.kh * s.kw * slices;
+        launch(gpu, Shader::Conv2d, "conv2d_backward_weight_partial", &p, &[x, dy, &partial], grid(gpu, invocations, WG as u32));
+        launch(gpu, Shader::Conv2d, "conv2d_backward_weight_reduce", &p, &[&partial, dw], grid(gpu, s.w_len(), WG as u32));
     }
 }
