@@ -25,8 +25,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> fwt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> fy: array<f32>;
 
-// y = conv(x, w). Workgroups: x, y over position tiles of 256; z = group * p.blocks + channel block.
-@compute @workgroup_size(64)
+// y = conv(x, w). Workgroups: x, y over position tiles of 32; z = group * p.blocks + channel block.
+@compute @workgroup_size(8)
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let tile = wid.x + wid.y * nwg.x;
     let g = wid.z / p.blocks;
@@ -36,28 +36,28 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     let np = p.n * ohw;
     let khw = p.kh * p.kw;
     let xg = g * p.cin_g * hw;
-    let q0 = tile * 256u + 0u + lid.x;
+    let q0 = tile * 32u + 0u + lid.x;
     let v0 = q0 < np;
     let n0 = select(0u, q0 / ohw, v0);
     let r0 = select(0u, q0 % ohw, v0);
     let ih0 = i32((r0 / p.ow) * p.stride) - i32(p.pad);
     let iw0 = i32((r0 % p.ow) * p.stride) - i32(p.pad);
     let xb0 = n0 * p.c_in * hw + xg;
-    let q1 = tile * 256u + 64u + lid.x;
+    let q1 = tile * 32u + 8u + lid.x;
     let v1 = q1 < np;
     let n1 = select(0u, q1 / ohw, v1);
     let r1 = select(0u, q1 % ohw, v1);
     let ih1 = i32((r1 / p.ow) * p.stride) - i32(p.pad);
     let iw1 = i32((r1 % p.ow) * p.stride) - i32(p.pad);
     let xb1 = n1 * p.c_in * hw + xg;
-    let q2 = tile * 256u + 128u + lid.x;
+    let q2 = tile * 32u + 16u + lid.x;
     let v2 = q2 < np;
     let n2 = select(0u, q2 / ohw, v2);
     let r2 = select(0u, q2 % ohw, v2);
     let ih2 = i32((r2 / p.ow) * p.stride) - i32(p.pad);
     let iw2 = i32((r2 % p.ow) * p.stride) - i32(p.pad);
     let xb2 = n2 * p.c_in * hw + xg;
-    let q3 = tile * 256u + 192u + lid.x;
+    let q3 = tile * 32u + 24u + lid.x;
     let v3 = q3 < np;
     let n3 = select(0u, q3 / ohw, v3);
     let r3 = select(0u, q3 % ohw, v3);
@@ -85,50 +85,45 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
             let y0 = ih0 + i32(ky);
             let x0 = iw0 + i32(kx);
             let ok0 = v0 && y0 >= 0 && y0 < i32(p.h) && x0 >= 0 && x0 < i32(p.w);
-            var o0 = select(0u, xb0 + u32(y0) * p.w + u32(x0), ok0);
+            let o0 = select(0u, xb0 + u32(y0) * p.w + u32(x0), ok0);
             let m0 = select(0.0, 1.0, ok0);
             let y1 = ih1 + i32(ky);
             let x1 = iw1 + i32(kx);
             let ok1 = v1 && y1 >= 0 && y1 < i32(p.h) && x1 >= 0 && x1 < i32(p.w);
-            var o1 = select(0u, xb1 + u32(y1) * p.w + u32(x1), ok1);
+            let o1 = select(0u, xb1 + u32(y1) * p.w + u32(x1), ok1);
             let m1 = select(0.0, 1.0, ok1);
             let y2 = ih2 + i32(ky);
             let x2 = iw2 + i32(kx);
             let ok2 = v2 && y2 >= 0 && y2 < i32(p.h) && x2 >= 0 && x2 < i32(p.w);
-            var o2 = select(0u, xb2 + u32(y2) * p.w + u32(x2), ok2);
+            let o2 = select(0u, xb2 + u32(y2) * p.w + u32(x2), ok2);
             let m2 = select(0.0, 1.0, ok2);
             let y3 = ih3 + i32(ky);
             let x3 = iw3 + i32(kx);
             let ok3 = v3 && y3 >= 0 && y3 < i32(p.h) && x3 >= 0 && x3 < i32(p.w);
-            var o3 = select(0u, xb3 + u32(y3) * p.w + u32(x3), ok3);
+            let o3 = select(0u, xb3 + u32(y3) * p.w + u32(x3), ok3);
             let m3 = select(0.0, 1.0, ok3);
-            var t = ky * p.kw + kx;
+            let t = ky * p.kw + kx;
             for (var ci = 0u; ci < p.cin_g; ci++) {
-                let b0 = fx[o0] * m0;
-                let b1 = fx[o1] * m1;
-                let b2 = fx[o2] * m2;
-                let b3 = fx[o3] * m3;
-                let w0 = fwt[wb0 + t];
-                a0_0 = fma(w0, b0, a0_0); a0_1 = fma(w0, b1, a0_1); a0_2 = fma(w0, b2, a0_2); a0_3 = fma(w0, b3, a0_3);
-                let w1 = fwt[wb1 + t];
-                a1_0 = fma(w1, b0, a1_0); a1_1 = fma(w1, b1, a1_1); a1_2 = fma(w1, b2, a1_2); a1_3 = fma(w1, b3, a1_3);
-                let w2 = fwt[wb2 + t];
-                a2_0 = fma(w2, b0, a2_0); a2_1 = fma(w2, b1, a2_1); a2_2 = fma(w2, b2, a2_2); a2_3 = fma(w2, b3, a2_3);
-                let w3 = fwt[wb3 + t];
-                a3_0 = fma(w3, b0, a3_0); a3_1 = fma(w3, b1, a3_1); a3_2 = fma(w3, b2, a3_2); a3_3 = fma(w3, b3, a3_3);
-                let w4 = fwt[wb4 + t];
-                a4_0 = fma(w4, b0, a4_0); a4_1 = fma(w4, b1, a4_1); a4_2 = fma(w4, b2, a4_2); a4_3 = fma(w4, b3, a4_3);
-                let w5 = fwt[wb5 + t];
-                a5_0 = fma(w5, b0, a5_0); a5_1 = fma(w5, b1, a5_1); a5_2 = fma(w5, b2, a5_2); a5_3 = fma(w5, b3, a5_3);
-                let w6 = fwt[wb6 + t];
-                a6_0 = fma(w6, b0, a6_0); a6_1 = fma(w6, b1, a6_1); a6_2 = fma(w6, b2, a6_2); a6_3 = fma(w6, b3, a6_3);
-                let w7 = fwt[wb7 + t];
-                a7_0 = fma(w7, b0, a7_0); a7_1 = fma(w7, b1, a7_1); a7_2 = fma(w7, b2, a7_2); a7_3 = fma(w7, b3, a7_3);
-                o0 += hw;
-                o1 += hw;
-                o2 += hw;
-                o3 += hw;
-                t += khw;
+                let b0 = fx[o0 + ci * hw] * m0;
+                let b1 = fx[o1 + ci * hw] * m1;
+                let b2 = fx[o2 + ci * hw] * m2;
+                let b3 = fx[o3 + ci * hw] * m3;
+                let w0 = fwt[wb0 + ci * khw + t];
+                a0_0 += w0 * b0; a0_1 += w0 * b1; a0_2 += w0 * b2; a0_3 += w0 * b3;
+                let w1 = fwt[wb1 + ci * khw + t];
+                a1_0 += w1 * b0; a1_1 += w1 * b1; a1_2 += w1 * b2; a1_3 += w1 * b3;
+                let w2 = fwt[wb2 + ci * khw + t];
+                a2_0 += w2 * b0; a2_1 += w2 * b1; a2_2 += w2 * b2; a2_3 += w2 * b3;
+                let w3 = fwt[wb3 + ci * khw + t];
+                a3_0 += w3 * b0; a3_1 += w3 * b1; a3_2 += w3 * b2; a3_3 += w3 * b3;
+                let w4 = fwt[wb4 + ci * khw + t];
+                a4_0 += w4 * b0; a4_1 += w4 * b1; a4_2 += w4 * b2; a4_3 += w4 * b3;
+                let w5 = fwt[wb5 + ci * khw + t];
+                a5_0 += w5 * b0; a5_1 += w5 * b1; a5_2 += w5 * b2; a5_3 += w5 * b3;
+                let w6 = fwt[wb6 + ci * khw + t];
+                a6_0 += w6 * b0; a6_1 += w6 * b1; a6_2 += w6 * b2; a6_3 += w6 * b3;
+                let w7 = fwt[wb7 + ci * khw + t];
+                a7_0 += w7 * b0; a7_1 += w7 * b1; a7_2 += w7 * b2; a7_3 += w7 * b3;
             }
         }
     }
@@ -185,9 +180,9 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 // dx = gather over the outputs each input pixel feeds. Input pixels are taken one stride phase
 // (ih % stride, iw % stride) at a time so that every invocation walks the same kernel taps: the
 // taps with ky = (ph + pad) mod stride, step stride. Workgroups: x, y over position tiles of
-// 256 within a phase (p.hq x p.wq positions per image); z = (phase * groups + group) *
+// 32 within a phase (p.hq x p.wq positions per image); z = (phase * groups + group) *
 // p.blocks + channel block.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let tile = wid.x + wid.y * nwg.x;
     let blk = wid.z % p.blocks;
@@ -203,28 +198,28 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     let ky0 = (ph + p.pad) % p.stride;
     let kx0 = (pw + p.pad) % p.stride;
     let dyg = g * p.cout_g * ohw;
-    let q0 = tile * 256u + 0u + lid.x;
+    let q0 = tile * 32u + 0u + lid.x;
     let n0 = q0 / (p.hq * p.wq);
     let r0 = q0 % (p.hq * p.wq);
     let ih0 = ph + (r0 / p.wq) * p.stride;
     let iw0 = pw + (r0 % p.wq) * p.stride;
     let v0 = q0 < nq && ih0 < p.h && iw0 < p.w;
     let db0 = select(0u, n0, v0) * p.c_out * ohw + dyg;
-    let q1 = tile * 256u + 64u + lid.x;
+    let q1 = tile * 32u + 8u + lid.x;
     let n1 = q1 / (p.hq * p.wq);
     let r1 = q1 % (p.hq * p.wq);
     let ih1 = ph + (r1 / p.wq) * p.stride;
     let iw1 = pw + (r1 % p.wq) * p.stride;
     let v1 = q1 < nq && ih1 < p.h && iw1 < p.w;
     let db1 = select(0u, n1, v1) * p.c_out * ohw + dyg;
-    let q2 = tile * 256u + 128u + lid.x;
+    let q2 = tile * 32u + 16u + lid.x;
     let n2 = q2 / (p.hq * p.wq);
     let r2 = q2 % (p.hq * p.wq);
     let ih2 = ph + (r2 / p.wq) * p.stride;
     let iw2 = pw + (r2 % p.wq) * p.stride;
     let v2 = q2 < nq && ih2 < p.h && iw2 < p.w;
     let db2 = select(0u, n2, v2) * p.c_out * ohw + dyg;
-    let q3 = tile * 256u + 192u + lid.x;
+    let q3 = tile * 32u + 24u + lid.x;
     let n3 = q3 / (p.hq * p.wq);
     let r3 = q3 % (p.hq * p.wq);
     let ih3 = ph + (r3 / p.wq) * p.stride;
@@ -276,21 +271,21 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
                 let b2 = ddy[o2] * m2;
                 let b3 = ddy[o3] * m3;
                 let w0 = dwt[wb0 + t];
-                a0_0 = fma(w0, b0, a0_0); a0_1 = fma(w0, b1, a0_1); a0_2 = fma(w0, b2, a0_2); a0_3 = fma(w0, b3, a0_3);
+                a0_0 += w0 * b0; a0_1 += w0 * b1; a0_2 += w0 * b2; a0_3 += w0 * b3;
                 let w1 = dwt[wb1 + t];
-                a1_0 = fma(w1, b0, a1_0); a1_1 = fma(w1, b1, a1_1); a1_2 = fma(w1, b2, a1_2); a1_3 = fma(w1, b3, a1_3);
+                a1_0 += w1 * b0; a1_1 += w1 * b1; a1_2 += w1 * b2; a1_3 += w1 * b3;
                 let w2 = dwt[wb2 + t];
-                a2_0 = fma(w2, b0, a2_0); a2_1 = fma(w2, b1, a2_1); a2_2 = fma(w2, b2, a2_2); a2_3 = fma(w2, b3, a2_3);
+                a2_0 += w2 * b0; a2_1 += w2 * b1; a2_2 += w2 * b2; a2_3 += w2 * b3;
                 let w3 = dwt[wb3 + t];
-                a3_0 = fma(w3, b0, a3_0); a3_1 = fma(w3, b1, a3_1); a3_2 = fma(w3, b2, a3_2); a3_3 = fma(w3, b3, a3_3);
+                a3_0 += w3 * b0; a3_1 += w3 * b1; a3_2 += w3 * b2; a3_3 += w3 * b3;
                 let w4 = dwt[wb4 + t];
-                a4_0 = fma(w4, b0, a4_0); a4_1 = fma(w4, b1, a4_1); a4_2 = fma(w4, b2, a4_2); a4_3 = fma(w4, b3, a4_3);
+                a4_0 += w4 * b0; a4_1 += w4 * b1; a4_2 += w4 * b2; a4_3 += w4 * b3;
                 let w5 = dwt[wb5 + t];
-                a5_0 = fma(w5, b0, a5_0); a5_1 = fma(w5, b1, a5_1); a5_2 = fma(w5, b2, a5_2); a5_3 = fma(w5, b3, a5_3);
+                a5_0 += w5 * b0; a5_1 += w5 * b1; a5_2 += w5 * b2; a5_3 += w5 * b3;
                 let w6 = dwt[wb6 + t];
-                a6_0 = fma(w6, b0, a6_0); a6_1 = fma(w6, b1, a6_1); a6_2 = fma(w6, b2, a6_2); a6_3 = fma(w6, b3, a6_3);
+                a6_0 += w6 * b0; a6_1 += w6 * b1; a6_2 += w6 * b2; a6_3 += w6 * b3;
                 let w7 = dwt[wb7 + t];
-                a7_0 = fma(w7, b0, a7_0); a7_1 = fma(w7, b1, a7_1); a7_2 = fma(w7, b2, a7_2); a7_3 = fma(w7, b3, a7_3);
+                a7_0 += w7 * b0; a7_1 += w7 * b1; a7_2 += w7 * b2; a7_3 += w7 * b3;
                 o0 += ohw;
                 o1 += ohw;
                 o2 += ohw;
@@ -354,9 +349,9 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
 // into wpart[s * w_len + weight index]. Invocation id = block * slices + s, where block runs
 // over (group, output-channel block, input-channel block, tap); p.blocks = blocks per group
 // of output channels (8 each), p.hq = blocks of input channels (4 each).
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn conv2d_backward_weight_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let id = gid.x + gid.y * nwg.x * 64u;
+    let id = gid.x + gid.y * nwg.x * 8u;
     let khw = p.kh * p.kw;
     let total = p.groups * p.blocks * p.hq * khw * p.slices;
     if (id >= total) { return; }
@@ -407,21 +402,21 @@ fn conv2d_backward_weight_partial(@builtin(global_invocation_id) gid: vec3<u32>,
         let b2 = wx[o + e2] * m;
         let b3 = wx[o + e3] * m;
         let d0 = wdy[d + c0];
-        a0_0 = fma(d0, b0, a0_0); a0_1 = fma(d0, b1, a0_1); a0_2 = fma(d0, b2, a0_2); a0_3 = fma(d0, b3, a0_3);
+        a0_0 += d0 * b0; a0_1 += d0 * b1; a0_2 += d0 * b2; a0_3 += d0 * b3;
         let d1 = wdy[d + c1];
-        a1_0 = fma(d1, b0, a1_0); a1_1 = fma(d1, b1, a1_1); a1_2 = fma(d1, b2, a1_2); a1_3 = fma(d1, b3, a1_3);
+        a1_0 += d1 * b0; a1_1 += d1 * b1; a1_2 += d1 * b2; a1_3 += d1 * b3;
         let d2 = wdy[d + c2];
-        a2_0 = fma(d2, b0, a2_0); a2_1 = fma(d2, b1, a2_1); a2_2 = fma(d2, b2, a2_2); a2_3 = fma(d2, b3, a2_3);
+        a2_0 += d2 * b0; a2_1 += d2 * b1; a2_2 += d2 * b2; a2_3 += d2 * b3;
         let d3 = wdy[d + c3];
-        a3_0 = fma(d3, b0, a3_0); a3_1 = fma(d3, b1, a3_1); a3_2 = fma(d3, b2, a3_2); a3_3 = fma(d3, b3, a3_3);
+        a3_0 += d3 * b0; a3_1 += d3 * b1; a3_2 += d3 * b2; a3_3 += d3 * b3;
         let d4 = wdy[d + c4];
-        a4_0 = fma(d4, b0, a4_0); a4_1 = fma(d4, b1, a4_1); a4_2 = fma(d4, b2, a4_2); a4_3 = fma(d4, b3, a4_3);
+        a4_0 += d4 * b0; a4_1 += d4 * b1; a4_2 += d4 * b2; a4_3 += d4 * b3;
         let d5 = wdy[d + c5];
-        a5_0 = fma(d5, b0, a5_0); a5_1 = fma(d5, b1, a5_1); a5_2 = fma(d5, b2, a5_2); a5_3 = fma(d5, b3, a5_3);
+        a5_0 += d5 * b0; a5_1 += d5 * b1; a5_2 += d5 * b2; a5_3 += d5 * b3;
         let d6 = wdy[d + c6];
-        a6_0 = fma(d6, b0, a6_0); a6_1 = fma(d6, b1, a6_1); a6_2 = fma(d6, b2, a6_2); a6_3 = fma(d6, b3, a6_3);
+        a6_0 += d6 * b0; a6_1 += d6 * b1; a6_2 += d6 * b2; a6_3 += d6 * b3;
         let d7 = wdy[d + c7];
-        a7_0 = fma(d7, b0, a7_0); a7_1 = fma(d7, b1, a7_1); a7_2 = fma(d7, b2, a7_2); a7_3 = fma(d7, b3, a7_3);
+        a7_0 += d7 * b0; a7_1 += d7 * b1; a7_2 += d7 * b2; a7_3 += d7 * b3;
     }
     let base = s * p.w_len;
     if (co0 + 0u < p.cout_g && ci0 + 0u < p.cin_g) { wpart[base + ((g * p.cout_g + co0 + 0u) * p.cin_g + ci0 + 0u) * khw + t] = a0_0; }
@@ -462,9 +457,9 @@ fn conv2d_backward_weight_partial(@builtin(global_invocation_id) gid: vec3<u32>,
 @group(0) @binding(2) var<storage, read_write> rdw: array<f32>;
 
 // dw[i] = sum over slices s in order of wpart[s * w_len + i].
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn conv2d_backward_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 64u;
+    let i = gid.x + gid.y * nwg.x * 8u;
     if (i >= p.w_len) { return; }
     var acc = 0.0;
     for (var s = 0u; s < p.slices; s++) {

@@ -8,6 +8,14 @@ use ssdlt::kernels::Device;
 
 use crate::common;
 
+/// Serializes this file's tests that read back from the shared wgpu device: the context's
+/// readback staging buffers are cached per size and not locked across copy/map/read, so two
+/// concurrent readbacks of equal size can see each other's data (reported upstream).
+fn gpu_readbacks() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn shape(n: usize, c_in: usize, h: usize, w: usize, c_out: usize, k: usize, stride: usize, pad: usize, groups: usize) -> Conv2dShape {
     Conv2dShape { n, c_in, h, w, c_out, kh: k, kw: k, stride, pad, groups }
@@ -167,6 +175,7 @@ fn cpu_conv_matches_naive_loops_on_a_batch_split_over_threads() {
 
 #[test]
 fn wgsl_conv_matches_cpu_on_awkward_shapes() {
+    let _serial = gpu_readbacks();
     let (cpu, gpu) = (common::cpu(), common::gpu());
     for (i, s) in awkward_shapes().iter().enumerate() {
         let (x, w, dy) = inputs(s, 40 + i as u64);
@@ -180,6 +189,7 @@ fn wgsl_conv_matches_cpu_on_awkward_shapes() {
 
 #[test]
 fn wgsl_conv_matches_cpu_when_blocks_and_slices_are_partly_filled() {
+    let _serial = gpu_readbacks();
     // 70 channels (8-blocks with a remainder), 3 workgroup tiles with a ragged end, and more
     // positions than backward-weight slices.
     let (cpu, gpu) = (common::cpu(), common::gpu());
@@ -209,6 +219,7 @@ fn check_gradients_by_finite_differences(dev: &Device, s: &Conv2dShape, seed: u6
 
 #[test]
 fn conv_backwards_match_finite_differences_on_both_devices() {
+    let _serial = gpu_readbacks();
     for dev in common::devices() {
         check_gradients_by_finite_differences(&dev, &shape(1, 3, 5, 4, 4, 3, 2, 1, 1), 5);
         check_gradients_by_finite_differences(&dev, &shape(2, 4, 4, 3, 6, 3, 1, 1, 2), 6);
@@ -218,6 +229,7 @@ fn conv_backwards_match_finite_differences_on_both_devices() {
 
 #[test]
 fn conv_repeats_are_bit_identical_on_both_devices() {
+    let _serial = gpu_readbacks();
     let s = shape(19, 6, 9, 7, 10, 3, 2, 1, 2);
     let (x, w, dy) = inputs(&s, 9);
     for dev in common::devices() {
@@ -263,7 +275,9 @@ fn resnet32_layer_throughput() {
     }
     for dev in devices {
         let reps = if dev.is_cpu() { 40 } else { 3 };
+        let batch: usize = std::env::var("CONV_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(128);
         for (name, s) in resnet32_layers() {
+            let s = Conv2dShape { n: batch, ..s };
             let (x, w, dy) = inputs(&s, 1);
             let xt = dev.from_f32(&x_shape(&s), &x);
             let wt = dev.from_f32(&w_shape(&s), &w);

@@ -814,7 +814,7 @@ mod wgsl {
     use super::*;
     use crate::gpu::GpuContext;
 
-    const WG: usize = 64;
+    const WG: usize = 8;
     /// Register blocks of the kernels (see the shader header).
     const FWD_CO: usize = 8;
     const FWD_P: usize = 4;
