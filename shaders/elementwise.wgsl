@@ -15,6 +15,10 @@ struct Flat {
 @group(0) @binding(1) var<storage, read> in_a: array<f32>;
 @group(0) @binding(2) var<storage, read> in_b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// unary ops: input at 1, output at 2
+@group(0) @binding(2) var<storage, read_write> u_out: array<f32>;
+// fill: output at 1
+@group(0) @binding(1) var<storage, read_write> f_out: array<f32>;
 
 const WG: u32 = 256u;
 
@@ -22,12 +26,12 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-// y = max(x, 0); bindings: x (1), y (3).
+// y = max(x, 0); bindings: x (1), y (2).
 @compute @workgroup_size(256)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= flat.len) { return; }
-    out[i] = max(in_a[i], 0.0);
+    u_out[i] = max(in_a[i], 0.0);
 }
 
 // dx = dy * (y > 0); bindings: y (1), dy (2), dx (3).
@@ -54,28 +58,28 @@ fn add_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     out[i] = max(in_a[i] + in_b[i], 0.0);
 }
 
-// out += a (in place on out); bindings: x (1), acc (3).
+// acc += x in place; bindings: x (1), acc (2).
 @compute @workgroup_size(256)
 fn add_assign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= flat.len) { return; }
-    out[i] = out[i] + in_a[i];
+    u_out[i] = u_out[i] + in_a[i];
 }
 
-// y = alpha * x; bindings: x (1), y (3).
+// y = alpha * x; bindings: x (1), y (2).
 @compute @workgroup_size(256)
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= flat.len) { return; }
-    out[i] = flat.alpha * in_a[i];
+    u_out[i] = flat.alpha * in_a[i];
 }
 
-// t = alpha; bindings: t (3).
+// t = alpha; bindings: t (1).
 @compute @workgroup_size(256)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= flat.len) { return; }
-    out[i] = flat.alpha;
+    f_out[i] = flat.alpha;
 }
 
 // ---- option-A shortcut ----------------------------------------------------------------------
