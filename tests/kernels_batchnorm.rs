@@ -326,3 +326,44 @@ fn statistics_and_gradients_repeat_bit_identically_on_each_device() {
         }
     }
 }
+
+/// CPU milliseconds per call of the per-layer ops at a ResNet-32 stage-1 activation, [128, 16, 32, 32].
+/// Run with `cargo test --release kernels_batchnorm::cpu_ms -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn cpu_ms_per_call_at_resnet_activation_shape() {
+    use ssdlt::kernels::elementwise::{add, add_assign, add_relu, relu_backward, relu_forward, shortcut_a_forward};
+    let dev = common::cpu();
+    let s = BatchNormShape { n: 128, c: 16, hw: 1024 };
+    let shape = [128, 16, 32, 32];
+    let x = input(&s, 1);
+    let (gamma, beta, rm, rv) = params(&s, 2);
+    let t = bn_tensors(&dev, &s, &x, &gamma, &beta, &rm, &rv);
+    let (dy, dx, dg, db) = (dev.from_f32(&shape, &seeded(s.len(), 3, 1.0)), dev.zeros(&shape), dev.zeros(&[16]), dev.zeros(&[16]));
+    let (a, out) = (dev.from_f32(&shape, &seeded(s.len(), 4, 1.0)), dev.zeros(&shape));
+    let half = dev.zeros(&[128, 32, 16, 16]);
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        for _ in 0..3 {
+            f();
+        }
+        let reps = 30;
+        let t0 = std::time::Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1e3 / reps as f64;
+        eprintln!("{name:<34} {ms:7.3} ms");
+    };
+    time("batchnorm_forward_train (relu)", &mut || train(&dev, &s, &t, true));
+    time("batchnorm_forward_train", &mut || train(&dev, &s, &t, false));
+    time("batchnorm_backward (relu)", &mut || batchnorm_backward(&dev, &s, &t.x, &t.y, &dy, &t.gamma, &t.mean, &t.invstd, true, &dx, &dg, &db));
+    time("batchnorm_backward", &mut || batchnorm_backward(&dev, &s, &t.x, &t.y, &dy, &t.gamma, &t.mean, &t.invstd, false, &dx, &dg, &db));
+    time("batchnorm_forward_eval (relu)", &mut || batchnorm_forward_eval(&dev, &s, &t.x, &t.gamma, &t.beta, &t.rm, &t.rv, EPS, true, &t.y));
+    time("relu_forward", &mut || relu_forward(&dev, &t.x, &out));
+    time("relu_backward", &mut || relu_backward(&dev, &t.y, &dy, &out));
+    time("add", &mut || add(&dev, &t.x, &a, &out));
+    time("add_relu", &mut || add_relu(&dev, &t.x, &a, &out));
+    time("add_assign", &mut || add_assign(&dev, &out, &a));
+    let x4 = t.x.reshape(&shape);
+    time("shortcut_a_forward 16->32 stride 2", &mut || shortcut_a_forward(&dev, &x4, &half, 2));
+}
