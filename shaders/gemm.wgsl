@@ -51,11 +51,9 @@ fn store_c(i: u32, l: u32, value: f32) {
 @compute @workgroup_size(8)
 fn gemm_unrolled_16x16(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let block = wid.x + wid.y * nwg.x;
-    if (block >= params.blocks) { return; }
     let lane_block = block % params.lane_blocks;
     let i0 = (block / params.lane_blocks) * 16u;
     let l0 = lane_block * 128u + lid.x;
-    if (l0 >= params.lanes) { return; }
     let lmax = params.lanes - 1u;
     let imax = params.rows - 1u;
     let x0 = min(l0 + 0u, lmax);
@@ -181,11 +179,9 @@ fn gemm_unrolled_16x16(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wo
 @compute @workgroup_size(8)
 fn gemm_unrolled_32x8(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let block = wid.x + wid.y * nwg.x;
-    if (block >= params.blocks) { return; }
     let lane_block = block % params.lane_blocks;
     let i0 = (block / params.lane_blocks) * 32u;
     let l0 = lane_block * 64u + lid.x;
-    if (l0 >= params.lanes) { return; }
     let lmax = params.lanes - 1u;
     let imax = params.rows - 1u;
     let x0 = min(l0 + 0u, lmax);
@@ -375,11 +371,9 @@ fn gemm_unrolled_32x8(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wor
 @compute @workgroup_size(8)
 fn gemm_unrolled_64x2(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let block = wid.x + wid.y * nwg.x;
-    if (block >= params.blocks) { return; }
     let lane_block = block % params.lane_blocks;
     let i0 = (block / params.lane_blocks) * 64u;
     let l0 = lane_block * 16u + lid.x;
-    if (l0 >= params.lanes) { return; }
     let lmax = params.lanes - 1u;
     let imax = params.rows - 1u;
     let x0 = min(l0 + 0u, lmax);
