@@ -188,7 +188,7 @@ impl Dataset {
                     channels: *channels,
                     height: *height,
                     width: *width,
-                    data: bytes.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect(),
+                    data: bytes.iter().map(|&b| b as f32 / 255.0).collect(),
                 })
             }
             Pixels::Encoded(path) => decode_file(path).map_err(|e| match e {

@@ -59,7 +59,7 @@ pub fn decode_bytes(bytes: &[u8]) -> std::result::Result<Image, String> {
     let plane = height * width;
     for (p, px) in decoded.pixels().enumerate() {
         for c in 0..3 {
-            data[c * plane + p] = px.0[c] as f32 * (1.0 / 255.0);
+            data[c * plane + p] = px.0[c] as f32 / 255.0;
         }
     }
     Ok(Image { channels: 3, height, width, data })
