@@ -64,8 +64,11 @@ pub fn read_idx(path: &Path, fix: &str) -> Result<IdxArray> {
     }
     let dims: Vec<usize> =
         (0..ndims).map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().unwrap()) as usize).collect();
-    let item: usize = dims.iter().skip(1).product();
+    let item = dims.iter().skip(1).try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let items = dims.first().copied().unwrap_or(0);
+    let (Some(item), Some(_)) = (item, item.and_then(|i| i.checked_mul(items))) else {
+        return Err(Error::data_file(path, format!("IDX dimensions {dims:?} are impossibly large: corrupt header"), fix));
+    };
     let have = bytes.len() - offset;
     if have != items * item {
         let whole = if item == 0 { 0 } else { have / item };

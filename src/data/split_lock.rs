@@ -94,7 +94,7 @@ impl SplitLock {
 
     /// A short form of the fingerprint for logs and file names (16 hex digits).
     pub fn short_fingerprint(&self) -> &str {
-        &self.fingerprint[..16]
+        self.fingerprint.get(..16).unwrap_or(&self.fingerprint)
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
