@@ -191,7 +191,7 @@ impl AugmentPipeline {
                 }
                 Augment::ColorJitter(j) => {
                     check_p(&what, j.p)?;
-                    if [j.brightness, j.contrast, j.saturation, j.hue].iter().any(|v| !(v >= &0.0)) || j.hue > 0.5 {
+                    if [j.brightness, j.contrast, j.saturation, j.hue].iter().any(|v| v.is_nan() || *v < 0.0) || j.hue > 0.5 {
                         return Err(Error::invalid(&what, "brightness, contrast, saturation must be >= 0, hue in [0, 0.5]"));
                     }
                 }
@@ -205,7 +205,7 @@ impl AugmentPipeline {
                     if n.mean.len() != n.std.len() || n.mean.is_empty() {
                         return Err(Error::invalid(&what, "mean and std need one value per channel, the same count"));
                     }
-                    if n.std.iter().any(|s| !(*s > 0.0)) {
+                    if n.std.iter().any(|s| s.is_nan() || *s <= 0.0) {
                         return Err(Error::invalid(&what, "every std must be > 0"));
                     }
                 }
@@ -515,10 +515,10 @@ fn gaussian_blur(img: &mut Image, sigma: f32, scratch: &mut Scratch) {
     let mut kernel = [0f32; 64];
     let radius = radius.min(31);
     let mut sum = 0.0;
-    for k in 0..=2 * radius {
+    for (k, v) in kernel[..=2 * radius].iter_mut().enumerate() {
         let x = k as f32 - radius as f32;
-        kernel[k] = (-x * x / (2.0 * sigma * sigma)).exp();
-        sum += kernel[k];
+        *v = (-x * x / (2.0 * sigma * sigma)).exp();
+        sum += *v;
     }
     kernel[..=2 * radius].iter_mut().for_each(|v| *v /= sum);
     let reflect = |i: isize, n: usize| -> usize {
@@ -547,10 +547,9 @@ fn gaussian_blur(img: &mut Image, sigma: f32, scratch: &mut Scratch) {
         out.fill(0.0);
         for y in 0..h {
             let orow = &mut out[y * w..][..w];
-            for k in 0..=2 * radius {
+            for (k, &wk) in kernel[..=2 * radius].iter().enumerate() {
                 let sy = reflect(y as isize + k as isize - radius as isize, h);
                 let srow = &plane[sy * w..][..w];
-                let wk = kernel[k];
                 for (o, s) in orow.iter_mut().zip(srow) {
                     *o += wk * s;
                 }

@@ -71,7 +71,7 @@ pub fn read_idx(path: &Path, fix: &str) -> Result<IdxArray> {
     };
     let have = bytes.len() - offset;
     if have != items * item {
-        let whole = if item == 0 { 0 } else { have / item };
+        let whole = have.checked_div(item).unwrap_or(0);
         return Err(Error::data_record(
             path,
             format!("record {whole}"),
