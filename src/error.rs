@@ -26,6 +26,22 @@ pub enum Error {
 
     #[error("invalid {what}: {message}")]
     Invalid { what: String, message: String },
+
+    // ---- data: dataset sources, long-tail splits, samplers, augmentation (src/data/) ----
+    /// One record of a dataset file is bad: a truncated record, a label outside the class range,
+    /// a list entry whose image is missing or unreadable. `location` is "line 17", "record 3",
+    /// "image id 42" and so on.
+    #[error("{path}: {location}: {message}\n  fix: {fix}")]
+    DataRecord { path: PathBuf, location: String, message: String, fix: String },
+
+    /// A dataset file or folder as a whole is missing or malformed (bad magic number, wrong size,
+    /// no images, an empty class).
+    #[error("{path}: {message}\n  fix: {fix}")]
+    DataFile { path: PathBuf, message: String, fix: String },
+
+    /// Two results, or a lock file and a dataset, come from different long-tail splits.
+    #[error("long-tail split mismatch: {message}\n  fix: {fix}")]
+    SplitMismatch { message: String, fix: String },
 }
 
 impl Error {
@@ -39,6 +55,29 @@ impl Error {
 
     /// Whether the error comes from the user's input or setup (exit code 2) rather than a failed run.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::NoAdapter { .. } | Error::Invalid { .. } | Error::File { .. })
+        matches!(
+            self,
+            Error::NoAdapter { .. }
+                | Error::Invalid { .. }
+                | Error::File { .. }
+                | Error::DataRecord { .. }
+                | Error::DataFile { .. }
+                | Error::SplitMismatch { .. }
+        )
+    }
+
+    /// A bad record of a dataset file (data section).
+    pub fn data_record(
+        path: impl Into<PathBuf>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Error::DataRecord { path: path.into(), location: location.into(), message: message.into(), fix: fix.into() }
+    }
+
+    /// A bad dataset file or folder (data section).
+    pub fn data_file(path: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::DataFile { path: path.into(), message: message.into(), fix: fix.into() }
     }
 }

@@ -223,7 +223,10 @@ impl GpuContext {
     }
 
     fn pipeline(&self, key: &PipelineKey, code: &'static str, constants: &[(&'static str, f64)]) -> wgpu::ComputePipeline {
-        if let Some(p) = self.pipelines.lock().unwrap().get(key) {
+        // Held through creation: two threads must not build (and cache bind groups against)
+        // two different pipelines for one key.
+        let mut pipelines = self.pipelines.lock().unwrap();
+        if let Some(p) = pipelines.get(key) {
             return p.clone();
         }
         let module = self.module(key.shader, code);
@@ -238,7 +241,7 @@ impl GpuContext {
             },
             cache: None,
         });
-        self.pipelines.lock().unwrap().insert(key.clone(), pipeline.clone());
+        pipelines.insert(key.clone(), pipeline.clone());
         pipeline
     }
 
@@ -365,8 +368,9 @@ impl GpuContext {
 
     /// Submits everything recorded since the last flush as one command buffer.
     pub fn flush(&self) {
-        let rec = self.recording.lock().unwrap().take();
-        if let Some(mut rec) = rec {
+        // The lock is held through the submit so that no other thread's submit overtakes it.
+        let mut recording = self.recording.lock().unwrap();
+        if let Some(mut rec) = recording.take() {
             drop(rec.pass.take());
             self.queue.submit([rec.encoder.finish()]);
             self.submits.fetch_add(1, Ordering::Relaxed);

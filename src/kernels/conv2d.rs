@@ -1,1 +1,943 @@
-//! 2-D convolution (any kernel size, stride, padding, groups): forward and both backwards.
+//! 2-D convolution (any kernel size, stride, zero padding, groups; no bias): forward and both
+//! backwards, on the native CPU and in WGSL.
+//!
+//! CPU: lowered onto `gemm::sgemm_cpu` one image at a time (im2col / col2im through per-chunk
+//! scratch columns; 1x1 stride-1 convs multiply the input in place). Images are split over rayon
+//! in chunks; forward and backward-data write disjoint images, so their results do not depend on
+//! the split. Backward-weight sums partial gradients over a FIXED number of image chunks and
+//! adds the partials in chunk order, so it is bit-identical whatever the thread timing.
+//!
+//! WGSL (`shaders/conv2d.wgsl`): implicit GEMM, no im2col buffer. Each invocation owns a block of
+//! output channels x positions held in unrolled scalar accumulators (software adapters vectorize
+//! across invocations, so adjacent invocations take adjacent positions). Backward-data is a
+//! gather over the outputs that each input pixel feeds, dispatched per stride phase so every
+//! invocation walks only the kernel taps that hit it. Backward-weight sums fixed slices of the
+//! batch into partials and a second kernel adds them in slice order. No atomics anywhere.
+
+use rayon::prelude::*;
+
+use super::{grid, launch, Device, Shader, Tensor};
+
+/// A convolution's geometry. x is `[n, c_in, h, w]`, the weight `[c_out, c_in / groups, kh, kw]`,
+/// y is `[n, c_out, out_h, out_w]`; the same zero `pad` on every side, the same `stride` on both axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2dShape {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub groups: usize,
+}
+
+impl Conv2dShape {
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.pad - self.kh) / self.stride + 1
+    }
+
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.pad - self.kw) / self.stride + 1
+    }
+
+    /// 2 x multiply-adds of the forward (each backward costs the same).
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.n * self.c_out * self.out_h() * self.out_w()) as f64 * (self.c_in / self.groups * self.kh * self.kw) as f64
+    }
+
+    fn x_len(&self) -> usize {
+        self.n * self.c_in * self.h * self.w
+    }
+    fn y_len(&self) -> usize {
+        self.n * self.c_out * self.out_h() * self.out_w()
+    }
+    fn w_len(&self) -> usize {
+        self.c_out * (self.c_in / self.groups) * self.kh * self.kw
+    }
+
+    #[track_caller]
+    fn check(&self, x: usize, w: usize, y: usize) {
+        let s = self;
+        assert!(s.n > 0 && s.stride > 0 && s.groups > 0 && s.kh > 0 && s.kw > 0, "conv2d: degenerate shape {s:?}");
+        assert!(s.c_in % s.groups == 0 && s.c_out % s.groups == 0, "conv2d: groups {} must divide c_in {} and c_out {}", s.groups, s.c_in, s.c_out);
+        assert!(s.h + 2 * s.pad >= s.kh && s.w + 2 * s.pad >= s.kw, "conv2d: kernel larger than the padded input in {s:?}");
+        assert_eq!(x, s.x_len(), "conv2d: x has {x} elements, {s:?} needs {}", s.x_len());
+        assert_eq!(w, s.w_len(), "conv2d: weight has {w} elements, {s:?} needs {}", s.w_len());
+        assert_eq!(y, s.y_len(), "conv2d: y has {y} elements, {s:?} needs {}", s.y_len());
+    }
+
+}
+
+/// y `[n, c_out, out_h, out_w]` = conv(x `[n, c_in, h, w]`, w `[c_out, c_in/groups, kh, kw]`).
+pub fn conv2d_forward(dev: &Device, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+    s.check(x.len(), w.len(), y.len());
+    match dev {
+        Device::Cpu(_) => cpu::forward(dev, s, x, w, y),
+        Device::Wgpu(gpu) => wgsl::forward(gpu, s, x, w, y),
+    }
+}
+
+/// dx `[n, c_in, h, w]` (overwritten) from dy `[n, c_out, out_h, out_w]` and w.
+pub fn conv2d_backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+    s.check(dx.len(), w.len(), dy.len());
+    match dev {
+        Device::Cpu(_) => cpu::backward_data(dev, s, dy, w, dx),
+        Device::Wgpu(gpu) => wgsl::backward_data(dev, gpu, s, dy, w, dx),
+    }
+}
+
+/// dw `[c_out, c_in/groups, kh, kw]` (overwritten) from x `[n, c_in, h, w]` and dy `[n, c_out, out_h, out_w]`.
+pub fn conv2d_backward_weight(dev: &Device, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+    s.check(x.len(), dw.len(), dy.len());
+    match dev {
+        Device::Cpu(_) => cpu::backward_weight(dev, s, x, dy, dw),
+        Device::Wgpu(gpu) => wgsl::backward_weight(dev, gpu, s, x, dy, dw),
+    }
+}
+
+mod cpu {
+    //! The native path, one image (and group) at a time. Stride-1 convolutions multiply the
+    //! weights by shifted rows of the zero-padded image (im2col without the copy: output rows are
+    //! computed `wp` wide and the `kw - 1` junk columns dropped); backward-data of a stride-1
+    //! conv is the stride-1 forward of dy with the flipped, transposed kernel. Other strides go
+    //! through im2col / col2im. Both lower onto `microkernel`.
+
+    use super::microkernel::{gemm_nn, gemm_nt};
+    use super::*;
+
+    /// Backward-weight always sums this many image chunks (fewer when the batch is smaller),
+    /// whatever the number of threads, so its float sums never change order.
+    const WEIGHT_CHUNKS: usize = 8;
+
+    /// A stride-1 convolution of one image (and group) as a product over shifted rows of its
+    /// padded input `[cin, hp, wp]`.
+    #[derive(Clone, Copy)]
+    struct Shifted {
+        cin: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+        ph: usize,
+        pw: usize,
+        hp: usize,
+        wp: usize,
+        oh: usize,
+        ow: usize,
+    }
+
+    impl Shifted {
+        #[allow(clippy::too_many_arguments)]
+        fn new(cin: usize, h: usize, w: usize, kh: usize, kw: usize, ph: usize, pw: usize) -> Self {
+            let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+            Shifted { cin, h, w, kh, kw, ph, pw, hp, wp, oh: hp - kh + 1, ow: wp - kw + 1 }
+        }
+        /// Length of an output row block: the last row stops at its last real column, so no
+        /// shifted row reads past the padded image.
+        fn p(&self) -> usize {
+            (self.oh - 1) * self.wp + self.ow
+        }
+        fn pad_len(&self) -> usize {
+            if self.ph == 0 && self.pw == 0 {
+                0
+            } else {
+                self.cin * self.hp * self.wp
+            }
+        }
+        /// Whether output rows carry junk columns to drop (any kernel wider than 1).
+        fn has_junk(&self) -> bool {
+            self.wp != self.ow
+        }
+        fn offsets(&self) -> Vec<usize> {
+            let mut offs = Vec::with_capacity(self.cin * self.kh * self.kw);
+            for ci in 0..self.cin {
+                for ky in 0..self.kh {
+                    for kx in 0..self.kw {
+                        offs.push(ci * self.hp * self.wp + ky * self.wp + kx);
+                    }
+                }
+            }
+            offs
+        }
+        /// The padded input: `x` itself without padding, else a copy into `buf` with zero borders.
+        fn padded<'a>(&self, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
+            if self.pad_len() == 0 {
+                return &x[..self.cin * self.h * self.w];
+            }
+            let (h, w, hp, wp, ph, pw) = (self.h, self.w, self.hp, self.wp, self.ph, self.pw);
+            for (dst, src) in buf.chunks_mut(hp * wp).zip(x.chunks(h * w)).take(self.cin) {
+                dst[..ph * wp].fill(0.0);
+                dst[(ph + h) * wp..].fill(0.0);
+                for (drow, srow) in dst[ph * wp..(ph + h) * wp].chunks_mut(wp).zip(src.chunks(w)) {
+                    drow[..pw].fill(0.0);
+                    drow[pw..pw + w].copy_from_slice(srow);
+                    drow[pw + w..].fill(0.0);
+                }
+            }
+            &buf[..self.pad_len()]
+        }
+        /// rows x [oh, ow] from rows x p() (drops the junk columns).
+        fn compact(&self, src: &[f32], rows: usize, dst: &mut [f32]) {
+            let (p, ohw) = (self.p(), self.oh * self.ow);
+            for r in 0..rows {
+                let (s, d) = (&src[r * p..][..p], &mut dst[r * ohw..][..ohw]);
+                for (oh, drow) in d.chunks_mut(self.ow).enumerate() {
+                    drow.copy_from_slice(&s[oh * self.wp..][..self.ow]);
+                }
+            }
+        }
+        /// rows x p() from rows x [oh, ow], junk columns zero.
+        fn expand(&self, src: &[f32], rows: usize, dst: &mut [f32]) {
+            let (p, ohw) = (self.p(), self.oh * self.ow);
+            for r in 0..rows {
+                let (s, d) = (&src[r * ohw..][..ohw], &mut dst[r * p..][..p]);
+                d.fill(0.0);
+                for (oh, srow) in s.chunks(self.ow).enumerate() {
+                    d[oh * self.wp..][..self.ow].copy_from_slice(srow);
+                }
+            }
+        }
+    }
+
+    /// Sizes of one image and one group.
+    #[derive(Clone, Copy)]
+    struct Geometry {
+        s: Conv2dShape,
+        oh: usize,
+        ow: usize,
+        cin_g: usize,
+        cout_g: usize,
+        /// cin_g * kh * kw: the reduction length of the forward.
+        k: usize,
+    }
+
+    impl Geometry {
+        fn new(s: &Conv2dShape) -> Self {
+            let cin_g = s.c_in / s.groups;
+            Geometry { s: *s, oh: s.out_h(), ow: s.out_w(), cin_g, cout_g: s.c_out / s.groups, k: cin_g * s.kh * s.kw }
+        }
+        fn hw(&self) -> usize {
+            self.s.h * self.s.w
+        }
+        fn ohw(&self) -> usize {
+            self.oh * self.ow
+        }
+        fn x_img(&self) -> usize {
+            self.s.c_in * self.hw()
+        }
+        fn y_img(&self) -> usize {
+            self.s.c_out * self.ohw()
+        }
+        fn w_g(&self) -> usize {
+            self.cout_g * self.k
+        }
+        /// The forward / backward-weight view of a stride-1 conv.
+        fn shifted(&self) -> Option<Shifted> {
+            let s = &self.s;
+            (s.stride == 1).then(|| Shifted::new(self.cin_g, s.h, s.w, s.kh, s.kw, s.pad, s.pad))
+        }
+        /// Backward-data of a stride-1 conv as a forward over dy (needs pad < kernel size).
+        fn shifted_transposed(&self) -> Option<Shifted> {
+            let s = &self.s;
+            (s.stride == 1 && s.pad < s.kh && s.pad < s.kw).then(|| Shifted::new(self.cout_g, self.oh, self.ow, s.kh, s.kw, s.kh - 1 - s.pad, s.kw - 1 - s.pad))
+        }
+        fn col_len(&self) -> usize {
+            self.k * self.ohw()
+        }
+
+        /// Output columns `ow` whose input column `ow*stride + kx - pad` lies inside [0, w).
+        fn valid_ow(&self, kx: usize) -> (usize, usize) {
+            let (s, pad, w) = (self.s.stride, self.s.pad, self.s.w);
+            let lo = if pad > kx { (pad - kx).div_ceil(s) } else { 0 };
+            let hi = if w + pad > kx { (w + pad - kx).div_ceil(s) } else { 0 };
+            let hi = hi.min(self.ow);
+            (lo.min(hi), hi)
+        }
+
+        /// col `[k, oh*ow]` from the `cin_g` channels of one image and group, `x [cin_g, h, w]`.
+        fn im2col(&self, x: &[f32], col: &mut [f32]) {
+            let Conv2dShape { h, w, kh, kw, stride, pad, .. } = self.s;
+            let (oh_n, ow_n, ohw) = (self.oh, self.ow, self.ohw());
+            for ci in 0..self.cin_g {
+                let xc = &x[ci * h * w..][..h * w];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let row = &mut col[((ci * kh + ky) * kw + kx) * ohw..][..ohw];
+                        let (lo, hi) = self.valid_ow(kx);
+                        for oh in 0..oh_n {
+                            let dst = &mut row[oh * ow_n..][..ow_n];
+                            let ih = (oh * stride + ky) as isize - pad as isize;
+                            if ih < 0 || ih >= h as isize {
+                                dst.fill(0.0);
+                                continue;
+                            }
+                            let src = &xc[ih as usize * w..][..w];
+                            dst[..lo].fill(0.0);
+                            dst[hi..].fill(0.0);
+                            if hi > lo {
+                                let first = lo * stride + kx - pad;
+                                for (d, v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(stride)) {
+                                    *d = *v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// dx `[cin_g, h, w]` = col2im(col `[k, oh*ow]`): overwrites dx, adds rows in a fixed order.
+        fn col2im(&self, col: &[f32], dx: &mut [f32]) {
+            let Conv2dShape { h, w, kh, kw, stride, pad, .. } = self.s;
+            let (oh_n, ow_n, ohw) = (self.oh, self.ow, self.ohw());
+            dx[..self.cin_g * h * w].fill(0.0);
+            for ci in 0..self.cin_g {
+                let xc = &mut dx[ci * h * w..][..h * w];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let row = &col[((ci * kh + ky) * kw + kx) * ohw..][..ohw];
+                        let (lo, hi) = self.valid_ow(kx);
+                        if hi <= lo {
+                            continue;
+                        }
+                        for oh in 0..oh_n {
+                            let ih = (oh * stride + ky) as isize - pad as isize;
+                            if ih < 0 || ih >= h as isize {
+                                continue;
+                            }
+                            let src = &row[oh * ow_n..][lo..hi];
+                            let dst = &mut xc[ih as usize * w..][..w];
+                            let first = lo * stride + kx - pad;
+                            for (d, v) in dst[first..].iter_mut().step_by(stride).zip(src) {
+                                *d += *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Chunk c of `n` images split into `chunks` runs covers [start(c), start(c+1)).
+    fn chunk_start(n: usize, chunks: usize, c: usize) -> usize {
+        c * n / chunks
+    }
+
+    /// Chunks for ops whose result does not depend on the split (a few per thread, for balance).
+    fn data_parallel_chunks(n: usize) -> usize {
+        n.min(4 * rayon::current_num_threads().max(1))
+    }
+
+    /// Splits `buf` into consecutive pieces of the given lengths.
+    fn carve<'a, const K: usize>(mut buf: &'a mut [f32], lens: [usize; K]) -> [&'a mut [f32]; K] {
+        lens.map(|len| {
+            let (head, tail) = std::mem::take(&mut buf).split_at_mut(len);
+            buf = tail;
+            head
+        })
+    }
+
+    /// Runs `f(chunk, first_image, out_chunk, work_chunk)` over `chunks` runs of images in
+    /// parallel; `out` holds `per_image` values per image, `work` `work_len` values per chunk.
+    fn for_each_chunk(n: usize, chunks: usize, per_image: usize, out: &mut [f32], work_len: usize, work: &mut [f32], f: impl Fn(usize, usize, &mut [f32], &mut [f32]) + Sync) {
+        let mut pieces: Vec<(usize, &mut [f32], &mut [f32])> = Vec::with_capacity(chunks);
+        let (mut rest, mut work_rest) = (&mut out[..n * per_image], &mut work[..chunks * work_len]);
+        for c in 0..chunks {
+            let imgs = chunk_start(n, chunks, c + 1) - chunk_start(n, chunks, c);
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(imgs * per_image);
+            let (work_head, work_tail) = std::mem::take(&mut work_rest).split_at_mut(work_len);
+            pieces.push((c, head, work_head));
+            rest = tail;
+            work_rest = work_tail;
+        }
+        if chunks == 1 {
+            let (c, o, w) = pieces.pop().unwrap();
+            f(c, chunk_start(n, chunks, c), o, w);
+        } else {
+            pieces.into_par_iter().for_each(|(c, o, w)| f(c, chunk_start(n, chunks, c), o, w));
+        }
+    }
+
+    pub(super) fn forward(dev: &Device, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+        let g = Geometry::new(s);
+        let chunks = data_parallel_chunks(s.n);
+        let sh = g.shifted();
+        let lens = match sh {
+            Some(sh) => [sh.pad_len(), if sh.has_junk() { g.cout_g * sh.p() } else { 0 }],
+            None => [g.col_len(), 0],
+        };
+        let offs = match sh {
+            Some(sh) => sh.offsets(),
+            None => (0..g.k).map(|r| r * g.ohw()).collect(),
+        };
+        let work_len = lens.iter().sum::<usize>();
+        let work_t = dev.scratch("conv2d.cpu.work", chunks * work_len);
+        let (x, w) = (x.cpu(), w.cpu());
+        let (x, w) = (x.f32(), w.f32());
+        let (mut y, mut work) = (y.cpu_mut(), work_t.cpu_mut());
+        let run = |_c: usize, first: usize, y_chunk: &mut [f32], work: &mut [f32]| {
+            let [buf_a, buf_b] = carve(work, lens);
+            for (i, y_img) in y_chunk.chunks_mut(g.y_img()).enumerate() {
+                let x_img = &x[(first + i) * g.x_img()..][..g.x_img()];
+                for grp in 0..s.groups {
+                    let x_g = &x_img[grp * g.cin_g * g.hw()..][..g.cin_g * g.hw()];
+                    let y_g = &mut y_img[grp * g.cout_g * g.ohw()..][..g.cout_g * g.ohw()];
+                    let w_g = &w[grp * g.w_g()..][..g.w_g()];
+                    match sh {
+                        Some(sh) if sh.has_junk() => {
+                            let b = sh.padded(x_g, buf_a);
+                            gemm_nn(g.cout_g, sh.p(), w_g, g.k, 1, b, &offs, buf_b, sh.p(), false);
+                            sh.compact(buf_b, g.cout_g, y_g);
+                        }
+                        Some(sh) => {
+                            let b = sh.padded(x_g, buf_a);
+                            gemm_nn(g.cout_g, sh.p(), w_g, g.k, 1, b, &offs, y_g, g.ohw(), false);
+                        }
+                        None => {
+                            g.im2col(x_g, buf_a);
+                            gemm_nn(g.cout_g, g.ohw(), w_g, g.k, 1, buf_a, &offs, y_g, g.ohw(), false);
+                        }
+                    }
+                }
+            }
+        };
+        for_each_chunk(s.n, chunks, g.y_img(), y.f32(), work_len, work.f32(), run);
+    }
+
+    pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+        let g = Geometry::new(s);
+        let chunks = data_parallel_chunks(s.n);
+        let sh = g.shifted_transposed();
+        let kk = s.kh * s.kw;
+        // Flipped, transposed kernel per group: [cin_g, cout_g, kh, kw].
+        let flip_t = dev.scratch("conv2d.cpu.flipped", if sh.is_some() { s.c_out * g.k } else { 0 });
+        let lens = match sh {
+            Some(sh) => [sh.pad_len(), if sh.has_junk() { g.cin_g * sh.p() } else { 0 }],
+            None => [g.col_len(), 0],
+        };
+        let offs = match sh {
+            Some(sh) => sh.offsets(),
+            None => (0..g.cout_g).map(|co| co * g.ohw()).collect(),
+        };
+        let work_len = lens.iter().sum::<usize>();
+        let work_t = dev.scratch("conv2d.cpu.work", chunks * work_len);
+        let (dy, w) = (dy.cpu(), w.cpu());
+        let (dy, w) = (dy.f32(), w.f32());
+        let mut flip = flip_t.cpu_mut();
+        let flip = flip.f32();
+        if sh.is_some() {
+            for grp in 0..s.groups {
+                let (src, dst) = (&w[grp * g.w_g()..][..g.w_g()], &mut flip[grp * g.w_g()..][..g.w_g()]);
+                for co in 0..g.cout_g {
+                    for ci in 0..g.cin_g {
+                        for t in 0..kk {
+                            dst[(ci * g.cout_g + co) * kk + t] = src[(co * g.cin_g + ci) * kk + kk - 1 - t];
+                        }
+                    }
+                }
+            }
+        }
+        let flip: &[f32] = flip;
+        let (mut dx, mut work) = (dx.cpu_mut(), work_t.cpu_mut());
+        let run = |_c: usize, first: usize, dx_chunk: &mut [f32], work: &mut [f32]| {
+            let [buf_a, buf_b] = carve(work, lens);
+            for (i, dx_img) in dx_chunk.chunks_mut(g.x_img()).enumerate() {
+                let dy_img = &dy[(first + i) * g.y_img()..][..g.y_img()];
+                for grp in 0..s.groups {
+                    let dy_g = &dy_img[grp * g.cout_g * g.ohw()..][..g.cout_g * g.ohw()];
+                    let dx_g = &mut dx_img[grp * g.cin_g * g.hw()..][..g.cin_g * g.hw()];
+                    let kt = g.cout_g * kk;
+                    match sh {
+                        Some(sh) if sh.has_junk() => {
+                            let b = sh.padded(dy_g, buf_a);
+                            gemm_nn(g.cin_g, sh.p(), &flip[grp * g.w_g()..][..g.w_g()], kt, 1, b, &offs, buf_b, sh.p(), false);
+                            sh.compact(buf_b, g.cin_g, dx_g);
+                        }
+                        Some(sh) => {
+                            let b = sh.padded(dy_g, buf_a);
+                            gemm_nn(g.cin_g, sh.p(), &flip[grp * g.w_g()..][..g.w_g()], kt, 1, b, &offs, dx_g, g.hw(), false);
+                        }
+                        None => {
+                            // dcol [k, ohw] = w_g^T [k, cout_g] . dy_g [cout_g, ohw], then col2im.
+                            gemm_nn(g.k, g.ohw(), &w[grp * g.w_g()..][..g.w_g()], 1, g.k, dy_g, &offs, buf_a, g.ohw(), false);
+                            g.col2im(buf_a, dx_g);
+                        }
+                    }
+                }
+            }
+        };
+        for_each_chunk(s.n, chunks, g.x_img(), dx.f32(), work_len, work.f32(), run);
+    }
+
+    pub(super) fn backward_weight(dev: &Device, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+        let g = Geometry::new(s);
+        let chunks = s.n.min(WEIGHT_CHUNKS);
+        let wl = s.w_len();
+        let sh = g.shifted();
+        let lens = match sh {
+            Some(sh) => [sh.pad_len(), if sh.has_junk() { g.cout_g * sh.p() } else { 0 }],
+            None => [g.col_len(), 0],
+        };
+        let offs = match sh {
+            Some(sh) => sh.offsets(),
+            None => (0..g.k).map(|r| r * g.ohw()).collect(),
+        };
+        let work_len = lens.iter().sum::<usize>();
+        let work_t = dev.scratch("conv2d.cpu.work", chunks * work_len);
+        let partial_t = dev.scratch("conv2d.cpu.dw_partial", chunks * wl);
+        let (x, dy) = (x.cpu(), dy.cpu());
+        let (x, dy) = (x.f32(), dy.f32());
+        let (mut work, mut partial) = (work_t.cpu_mut(), partial_t.cpu_mut());
+        // Partial sums per fixed image chunk: chunk c's dw_g [cout_g, k] += dy_g . col^T.
+        let run = |c: usize, first: usize, part: &mut [f32], work: &mut [f32]| {
+            let [buf_a, buf_b] = carve(work, lens);
+            let end = chunk_start(s.n, chunks, c + 1);
+            for img in first..end {
+                let x_img = &x[img * g.x_img()..][..g.x_img()];
+                let dy_img = &dy[img * g.y_img()..][..g.y_img()];
+                let acc = img > first;
+                for grp in 0..s.groups {
+                    let x_g = &x_img[grp * g.cin_g * g.hw()..][..g.cin_g * g.hw()];
+                    let dy_g = &dy_img[grp * g.cout_g * g.ohw()..][..g.cout_g * g.ohw()];
+                    let part_g = &mut part[grp * g.w_g()..][..g.w_g()];
+                    match sh {
+                        Some(sh) => {
+                            let b = sh.padded(x_g, buf_a);
+                            let a: &[f32] = if sh.has_junk() {
+                                sh.expand(dy_g, g.cout_g, buf_b);
+                                buf_b
+                            } else {
+                                dy_g
+                            };
+                            gemm_nt(g.cout_g, sh.p(), a, sh.p(), b, &offs, part_g, g.k, acc);
+                        }
+                        None => {
+                            g.im2col(x_g, buf_a);
+                            gemm_nt(g.cout_g, g.ohw(), dy_g, g.ohw(), buf_a, &offs, part_g, g.k, acc);
+                        }
+                    }
+                }
+            }
+        };
+        // One "image" per chunk in the output split: each chunk owns one partial of wl values.
+        for_each_chunk(chunks, chunks, wl, partial.f32(), work_len, work.f32(), |c, _, part, work| run(c, chunk_start(s.n, chunks, c), part, work));
+        let partial = &partial.f32()[..chunks * wl];
+        let mut dw = dw.cpu_mut();
+        let dw = dw.f32();
+        dw.copy_from_slice(&partial[..wl]);
+        for part in partial.chunks(wl).skip(1) {
+            for (d, p) in dw.iter_mut().zip(part) {
+                *d += *p;
+            }
+        }
+    }
+}
+
+mod microkernel {
+    //! The two products the CPU path lowers convolutions onto, over "virtual" matrices whose rows
+    //! start at arbitrary offsets of one slice (an im2col matrix, or the shifted rows of a padded
+    //! image, which is im2col without the copy). AVX2+FMA register-blocked kernels where the CPU
+    //! has them, plain loops elsewhere. Each output element is summed in a fixed order.
+
+    /// C[i, j] (+)= sum_q A[i*a_rs + q*a_cs] * B[b_off[q] + j]  for i < m, j < n, q < b_off.len().
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_nn(m: usize, n: usize, a: &[f32], a_rs: usize, a_cs: usize, b: &[f32], b_off: &[usize], c: &mut [f32], ldc: usize, accumulate: bool) {
+        let k = b_off.len();
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(k == 0 || (m - 1) * a_rs + (k - 1) * a_cs < a.len(), "gemm_nn: A too short");
+        assert!(b_off.iter().all(|&o| o + n <= b.len()), "gemm_nn: B row past the end");
+        assert!((m - 1) * ldc + n <= c.len() && ldc >= n, "gemm_nn: C too short");
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            // SAFETY: the asserts above bound every index the kernel touches; the CPU has AVX2+FMA.
+            unsafe { avx2::gemm_nn(m, n, a.as_ptr(), a_rs, a_cs, b.as_ptr(), b_off, c.as_mut_ptr(), ldc, accumulate) };
+            return;
+        }
+        for i in 0..m {
+            let row = &mut c[i * ldc..][..n];
+            if !accumulate {
+                row.fill(0.0);
+            }
+            for (q, &off) in b_off.iter().enumerate() {
+                let av = a[i * a_rs + q * a_cs];
+                for (cv, bv) in row.iter_mut().zip(&b[off..off + n]) {
+                    *cv += av * *bv;
+                }
+            }
+        }
+    }
+
+    /// C[i, j] (+)= sum_q A[i*lda + q] * B[b_off[j] + q]  for i < m, j < b_off.len(), q < l.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_nt(m: usize, l: usize, a: &[f32], lda: usize, b: &[f32], b_off: &[usize], c: &mut [f32], ldc: usize, accumulate: bool) {
+        let n = b_off.len();
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!((m - 1) * lda + l <= a.len(), "gemm_nt: A too short");
+        assert!(b_off.iter().all(|&o| o + l <= b.len()), "gemm_nt: B row past the end");
+        assert!((m - 1) * ldc + n <= c.len() && ldc >= n, "gemm_nt: C too short");
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            // SAFETY: as above.
+            unsafe { avx2::gemm_nt(m, l, a.as_ptr(), lda, b.as_ptr(), b_off, c.as_mut_ptr(), ldc, accumulate) };
+            return;
+        }
+        for i in 0..m {
+            for (j, &off) in b_off.iter().enumerate() {
+                let s: f32 = a[i * lda..][..l].iter().zip(&b[off..off + l]).fold(0.0, |s, (x, y)| s + x * y);
+                let cv = &mut c[i * ldc + j];
+                *cv = if accumulate { *cv + s } else { s };
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod avx2 {
+        use std::arch::x86_64::*;
+
+        pub fn available() -> bool {
+            use std::sync::OnceLock;
+            static HAS: OnceLock<bool> = OnceLock::new();
+            *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+        }
+
+        /// Lanes `< len` set (len in 1..=8).
+        #[inline(always)]
+        unsafe fn lane_mask(len: usize) -> __m256i {
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+        }
+
+        /// Columns per packed B panel (two AVX vectors) and rows per packed block (the panel
+        /// stays in L1: 256 x 16 floats = 16 KiB).
+        const NC: usize = 16;
+        const KC: usize = 256;
+
+        thread_local! {
+            /// Packed B panel of this thread, reused by every call.
+            static PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+
+        /// One MR x 16 tile of gemm_nn over a packed panel `[kc, 16]`; stores the first `w`
+        /// columns. 6 x 16 keeps 12 accumulators, 2 B vectors and a broadcast in 15 registers.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn nn_tile<const MR: usize>(kc: usize, a: *const f32, a_rs: usize, a_cs: usize, pk: *const f32, c: *mut f32, ldc: usize, accumulate: bool, w: usize) {
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            let mut ap = a;
+            let mut bp = pk;
+            for _ in 0..kc {
+                let b0 = _mm256_loadu_ps(bp);
+                let b1 = _mm256_loadu_ps(bp.add(8));
+                for i in 0..MR {
+                    let av = _mm256_broadcast_ss(&*ap.add(i * a_rs));
+                    acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+                }
+                ap = ap.add(a_cs);
+                bp = bp.add(NC);
+            }
+            for i in 0..MR {
+                let cp = c.add(i * ldc);
+                for v in 0..2 {
+                    let p = cp.add(v * 8);
+                    if w >= (v + 1) * 8 {
+                        let r = if accumulate { _mm256_add_ps(_mm256_loadu_ps(p), acc[i][v]) } else { acc[i][v] };
+                        _mm256_storeu_ps(p, r);
+                    } else if w > v * 8 {
+                        let mask = lane_mask(w - v * 8);
+                        let r = if accumulate { _mm256_add_ps(_mm256_maskload_ps(p, mask), acc[i][v]) } else { acc[i][v] };
+                        _mm256_maskstore_ps(p, mask, r);
+                    }
+                }
+            }
+        }
+
+        /// Panels of 16 columns outer; each panel is packed (in blocks of KC rows) into a
+        /// contiguous buffer, so the shifted / strided rows of B are read once and the kernel
+        /// streams L1-resident memory; row blocks of 6 inner.
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gemm_nn(m: usize, n: usize, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
+            let k = b_off.len();
+            if k == 0 {
+                if !acc {
+                    for i in 0..m {
+                        std::ptr::write_bytes(c.add(i * ldc), 0, n);
+                    }
+                }
+                return;
+            }
+            PACK.with(|pack| {
+                let mut pack = pack.borrow_mut();
+                if pack.len() < KC * NC {
+                    pack.resize(KC * NC, 0.0);
+                }
+                let pk = pack.as_mut_ptr();
+                let mut j = 0;
+                while j < n {
+                    let w = NC.min(n - j);
+                    let mut k0 = 0;
+                    while k0 < k {
+                        let kc = KC.min(k - k0);
+                        for q in 0..kc {
+                            let src = b.add(b_off[k0 + q] + j);
+                            let dst = pk.add(q * NC);
+                            if w == NC {
+                                _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+                                _mm256_storeu_ps(dst.add(8), _mm256_loadu_ps(src.add(8)));
+                            } else {
+                                std::ptr::copy_nonoverlapping(src, dst, w);
+                                std::ptr::write_bytes(dst.add(w), 0, NC - w);
+                            }
+                        }
+                        let acc_blk = acc || k0 > 0;
+                        let a_blk = a.add(k0 * a_cs);
+                        let mut i = 0;
+                        while i + 6 <= m {
+                            nn_tile::<6>(kc, a_blk.add(i * a_rs), a_rs, a_cs, pk, c.add(i * ldc + j), ldc, acc_blk, w);
+                            i += 6;
+                        }
+                        let (ai, ci) = (a_blk.add(i * a_rs), c.add(i * ldc + j));
+                        match m - i {
+                            5 => nn_tile::<5>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
+                            4 => nn_tile::<4>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
+                            3 => nn_tile::<3>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
+                            2 => nn_tile::<2>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
+                            1 => nn_tile::<1>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
+                            _ => {}
+                        }
+                        k0 += kc;
+                    }
+                    j += w;
+                }
+            });
+        }
+
+        #[inline(always)]
+        unsafe fn hsum(v: __m256) -> f32 {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+            _mm_cvtss_f32(s)
+        }
+
+        /// One MR x NR tile of gemm_nt: 8-lane partial dot products, then a fixed horizontal sum.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn nt_tile<const MR: usize, const NR: usize>(l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, accumulate: bool) {
+            let mut acc = [[_mm256_setzero_ps(); NR]; MR];
+            let mut bp = [b; NR];
+            for j in 0..NR {
+                bp[j] = b.add(b_off[j]);
+            }
+            let mut q = 0;
+            while q + 8 <= l {
+                let mut bv = [_mm256_setzero_ps(); NR];
+                for j in 0..NR {
+                    bv[j] = _mm256_loadu_ps(bp[j].add(q));
+                }
+                for i in 0..MR {
+                    let av = _mm256_loadu_ps(a.add(i * lda + q));
+                    for j in 0..NR {
+                        acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+                    }
+                }
+                q += 8;
+            }
+            if q < l {
+                let mask = lane_mask(l - q);
+                let mut bv = [_mm256_setzero_ps(); NR];
+                for j in 0..NR {
+                    bv[j] = _mm256_maskload_ps(bp[j].add(q), mask);
+                }
+                for i in 0..MR {
+                    let av = _mm256_maskload_ps(a.add(i * lda + q), mask);
+                    for j in 0..NR {
+                        acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+                    }
+                }
+            }
+            for i in 0..MR {
+                for j in 0..NR {
+                    let p = c.add(i * ldc + j);
+                    let s = hsum(acc[i][j]);
+                    *p = if accumulate { *p + s } else { s };
+                }
+            }
+        }
+
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn nt_cols<const MR: usize>(l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
+            let n = b_off.len();
+            let mut j = 0;
+            while j + 3 <= n {
+                nt_tile::<MR, 3>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc);
+                j += 3;
+            }
+            match n - j {
+                2 => nt_tile::<MR, 2>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc),
+                1 => nt_tile::<MR, 1>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc),
+                _ => {}
+            }
+        }
+
+        /// Row blocks of 4 outer; the reduction runs over the whole of `l` per tile.
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gemm_nt(m: usize, l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
+            let mut i = 0;
+            while i + 4 <= m {
+                nt_cols::<4>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc);
+                i += 4;
+            }
+            match m - i {
+                3 => nt_cols::<3>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
+                2 => nt_cols::<2>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
+                1 => nt_cols::<1>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
+                _ => {}
+            }
+        }
+    }
+}
+
+mod wgsl {
+    //! Dispatch of the implicit-GEMM kernels in shaders/conv2d.wgsl. The same kernels serve both
+    //! variants: they use no shared memory, which software adapters need and real GPUs tolerate.
+
+    use super::*;
+    use crate::gpu::GpuContext;
+
+    const WG: usize = 8;
+    /// Register blocks of the kernels (see the shader header).
+    const FWD_CO: usize = 8;
+    const FWD_P: usize = 4;
+    const BWD_CI: usize = 8;
+    const BWD_P: usize = 4;
+    const WGT_CO: usize = 8;
+    const WGT_CI: usize = 4;
+    /// Backward-weight partials: at most this many slices, and at most this many floats in all
+    /// (well under the 128 MiB binding limit).
+    const MAX_SLICES: usize = 256;
+    const MAX_PARTIAL_FLOATS: usize = 16 << 20;
+
+    /// Mirrors `Params` in the shader.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        c_in: u32,
+        h: u32,
+        w: u32,
+        c_out: u32,
+        kh: u32,
+        kw: u32,
+        stride: u32,
+        pad: u32,
+        groups: u32,
+        oh: u32,
+        ow: u32,
+        cin_g: u32,
+        cout_g: u32,
+        blocks: u32,
+        slices: u32,
+        w_len: u32,
+        hq: u32,
+        wq: u32,
+        _pad0: u32,
+    }
+
+    fn params(s: &Conv2dShape) -> Params {
+        let u = |v: usize| u32::try_from(v).expect("conv2d: dimension exceeds u32");
+        Params {
+            n: u(s.n),
+            c_in: u(s.c_in),
+            h: u(s.h),
+            w: u(s.w),
+            c_out: u(s.c_out),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            groups: u(s.groups),
+            oh: u(s.out_h()),
+            ow: u(s.out_w()),
+            cin_g: u(s.c_in / s.groups),
+            cout_g: u(s.c_out / s.groups),
+            blocks: 0,
+            slices: 0,
+            w_len: u(s.w_len()),
+            hq: 0,
+            wq: 0,
+            _pad0: 0,
+        }
+    }
+
+    #[track_caller]
+    fn check_binding(gpu: &GpuContext, what: &str, t: &Tensor) {
+        assert!((t.len() * 4) as u64 <= gpu.max_binding_bytes(), "conv2d: {what} ({} floats) exceeds the adapter's storage binding limit", t.len());
+    }
+
+    /// Workgroups for `tiles` position tiles (over x, y) times `z` channel blocks.
+    fn tiles_grid(gpu: &GpuContext, tiles: usize, z: usize) -> [u32; 3] {
+        let [x, y, _] = grid(gpu, tiles * WG, WG as u32);
+        assert!(z <= gpu.max_workgroups_per_dimension() as usize, "conv2d: {z} channel blocks exceed the dispatch limit");
+        [x, y, z as u32]
+    }
+
+    pub(super) fn forward(gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+        for (what, t) in [("x", x), ("weight", w), ("y", y)] {
+            check_binding(gpu, what, t);
+        }
+        let mut p = params(s);
+        let blocks = (s.c_out / s.groups).div_ceil(FWD_CO);
+        p.blocks = blocks as u32;
+        let tiles = (s.n * s.out_h() * s.out_w()).div_ceil(WG * FWD_P);
+        launch(gpu, Shader::Conv2d, "conv2d_forward", &p, &[x, w, y], tiles_grid(gpu, tiles, s.groups * blocks));
+    }
+
+    pub(super) fn backward_data(_dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+        for (what, t) in [("dy", dy), ("weight", w), ("dx", dx)] {
+            check_binding(gpu, what, t);
+        }
+        let mut p = params(s);
+        let blocks = (s.c_in / s.groups).div_ceil(BWD_CI);
+        let (hq, wq) = (s.h.div_ceil(s.stride), s.w.div_ceil(s.stride));
+        p.blocks = blocks as u32;
+        p.hq = hq as u32;
+        p.wq = wq as u32;
+        let tiles = (s.n * hq * wq).div_ceil(WG * BWD_P);
+        let z = s.stride * s.stride * s.groups * blocks;
+        launch(gpu, Shader::Conv2d, "conv2d_backward_data", &p, &[dy, w, dx], tiles_grid(gpu, tiles, z));
+    }
+
+    /// Slices of the n * oh * ow positions that backward-weight sums separately: a function of
+    /// the shape only, so the order of the final sum never changes.
+    pub(super) fn weight_slices(s: &Conv2dShape) -> usize {
+        let positions = s.n * s.out_h() * s.out_w();
+        MAX_SLICES.min(MAX_PARTIAL_FLOATS / s.w_len().max(1)).min(positions).max(1)
+    }
+
+    pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+        for (what, t) in [("x", x), ("dy", dy), ("dw", dw)] {
+            check_binding(gpu, what, t);
+        }
+        let slices = weight_slices(s);
+        let partial = dev.scratch("conv2d.wgsl.dw_partial", slices * s.w_len());
+        let mut p = params(s);
+        let co_blocks = (s.c_out / s.groups).div_ceil(WGT_CO);
+        let ci_blocks = (s.c_in / s.groups).div_ceil(WGT_CI);
+        p.blocks = co_blocks as u32;
+        p.hq = ci_blocks as u32;
+        p.slices = slices as u32;
+        let invocations = s.groups * co_blocks * ci_blocks * s.kh * s.kw * slices;
+        launch(gpu, Shader::Conv2d, "conv2d_backward_weight_partial", &p, &[x, dy, &partial], grid(gpu, invocations, WG as u32));
+        launch(gpu, Shader::Conv2d, "conv2d_backward_weight_reduce", &p, &[&partial, dw], grid(gpu, s.w_len(), WG as u32));
+    }
+}

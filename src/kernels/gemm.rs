@@ -1,4 +1,22 @@
-//! GEMM and linear layers: C = op(A) op(B), y = x W^T + b.
+//! GEMM and linear layers: C = op(A) op(B), y = x W^T + b, on both devices.
+//!
+//! Everything dense in the engine ends here: linear layers directly, convolutions lowered onto
+//! `matmul` by conv2d.rs. The CPU path is the `gemm` crate on rayon's threads. The WGSL path
+//! (shaders/gemm.wgsl) has two families, chosen from the adapter's `KernelVariant`:
+//! - `Unrolled` (lavapipe, llvmpipe): each invocation keeps a 16x16 (or 32x8, 64x2) block of C in
+//!   scalar registers, SIMD lanes run along one dimension of C and read adjacent elements of the
+//!   operand that runs along it. `plan_unrolled` picks the block and whether the lanes run along
+//!   the columns of C or its rows (computing C^T = B^T A^T), from a cost model of padding waste and
+//!   the transpose into scratch the lane operand may need, so tall-skinny shapes (convolution
+//!   backward: 16384x288x32, 288x32x16384, 131072x16x144) are not padded to waste.
+//! - `Tiled` (real GPUs): 64x64 shared-memory tiles over strided operands, no transposes.
+//!
+//! Determinism: no atomics; every output element is summed over k in order by one invocation.
+
+use rayon::prelude::*;
+
+use super::{grid, launch, Device, Shader, Tensor};
+use crate::gpu::{Binding, GpuContext, KernelVariant};
 
 /// C[m,n] = (C if accumulate) + op(A)·op(B); A is [m,k] ([k,m] if trans_a), B is [k,n] ([n,k] if
 /// trans_b); all row-major.
@@ -62,6 +80,337 @@ pub fn sgemm_cpu(s: &GemmShape, a: &[f32], b: &[f32], c: &mut [f32], threads: us
         );
     }
 }
+
+/// How the WGSL path computes one product (exposed so tests can force each path on any adapter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// Whatever `plan` picks for the adapter's `KernelVariant` and the shape.
+    Auto,
+    /// Shared-memory 64x64 tiles (the `Tiled` variant).
+    Tiled,
+    /// An unrolled register block, in the given orientation.
+    Unrolled(Blocking, Orientation),
+}
+
+/// Register block of one invocation in the unrolled kernels: `rows` x `lanes` outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocking {
+    B16x16,
+    B32x8,
+    B64x2,
+}
+
+impl Blocking {
+    pub const ALL: [Blocking; 3] = [Blocking::B16x16, Blocking::B32x8, Blocking::B64x2];
+
+    fn entry(self) -> &'static str {
+        match self {
+            Blocking::B16x16 => "gemm_unrolled_16x16",
+            Blocking::B32x8 => "gemm_unrolled_32x8",
+            Blocking::B64x2 => "gemm_unrolled_64x2",
+        }
+    }
+
+    /// (rows of C per invocation, lanes per invocation)
+    fn dims(self) -> (usize, usize) {
+        match self {
+            Blocking::B16x16 => (16, 16),
+            Blocking::B32x8 => (32, 8),
+            Blocking::B64x2 => (64, 2),
+        }
+    }
+}
+
+/// Which dimension of C the SIMD lanes (adjacent invocations) run along in the unrolled kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orientation {
+    /// Lanes along the columns of C: B must be [k, n] (transposed into scratch when `trans_b`).
+    Columns,
+    /// Lanes along the rows of C (computes C^T = B^T A^T): A must be [k, m] (transposed into
+    /// scratch unless `trans_a`).
+    Rows,
+}
+
+/// Invocations per workgroup of the unrolled entries (one SIMD vector of llvmpipe on AVX2);
+/// must match `@workgroup_size` of `gemm_unrolled_*` in shaders/gemm.wgsl.
+const UNROLLED_WORKGROUP: usize = 8;
+/// Output tile of `gemm_tiled`, per side.
+const TILE: usize = 64;
+
+/// Mirrors `GemmParams` in shaders/gemm.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct GemmParams {
+    lanes: u32,
+    rows: u32,
+    k: u32,
+    accumulate: u32,
+    p_k: u32,
+    p_l: u32,
+    q_i: u32,
+    q_k: u32,
+    c_i: u32,
+    c_l: u32,
+    lane_blocks: u32,
+    blocks: u32,
+}
+
+fn u32_of(v: usize, what: &str) -> u32 {
+    u32::try_from(v).unwrap_or_else(|_| panic!("gemm: {what} = {v} does not fit the 32-bit indices of the WGSL kernels"))
+}
+
+/// C[m,n] = (C if accumulate) + op(A)·op(B); A is [m,k] ([k,m] if trans_a), B is [k,n] ([n,k] if
+/// trans_b); all row-major (tensors may be larger views; the first m·k, k·n, m·n elements are used).
+pub fn matmul(dev: &Device, s: &GemmShape, a: &Tensor, b: &Tensor, c: &Tensor) {
+    matmul_with(dev, GemmKernel::Auto, s, a, b, c);
+}
+
+/// `matmul` with the WGSL kernel forced (tests run every kernel on any adapter; benchmarks compare
+/// them). On the cpu device `kernel` is ignored.
+pub fn matmul_with(dev: &Device, kernel: GemmKernel, s: &GemmShape, a: &Tensor, b: &Tensor, c: &Tensor) {
+    assert!(
+        a.len() >= s.m * s.k && b.len() >= s.k * s.n && c.len() >= s.m * s.n,
+        "matmul {s:?}: tensors too small (a {:?}, b {:?}, c {:?})",
+        a.shape(),
+        b.shape(),
+        c.shape()
+    );
+    match dev {
+        Device::Cpu(_) => {
+            let (a, b) = (a.cpu(), b.cpu());
+            let mut c = c.cpu_mut();
+            sgemm_cpu(s, a.f32(), b.f32(), c.f32(), rayon::current_num_threads());
+        }
+        Device::Wgpu(gpu) => matmul_wgpu(dev, gpu, kernel, s, a, b, c),
+    }
+}
+
+/// The unrolled kernel `matmul` uses for a shape on a software adapter: the (blocking,
+/// orientation) with the smallest estimated time.
+pub fn plan_unrolled(s: &GemmShape) -> (Blocking, Orientation) {
+    let mut best = (f64::INFINITY, Blocking::B16x16, Orientation::Columns);
+    for orientation in [Orientation::Columns, Orientation::Rows] {
+        let (lanes, rows, transpose) = match orientation {
+            Orientation::Columns => (s.n, s.m, if s.trans_b { s.n * s.k } else { 0 }),
+            Orientation::Rows => (s.m, s.n, if s.trans_a { 0 } else { s.m * s.k }),
+        };
+        for blocking in Blocking::ALL {
+            let (bm, bn) = blocking.dims();
+            let span = UNROLLED_WORKGROUP * bn;
+            // Lanes past the end return at once; the others compute their whole block.
+            let padded_lanes = (lanes / span) * span + (lanes % span).min(UNROLLED_WORKGROUP) * bn;
+            let padded_rows = rows.div_ceil(bm) * bm;
+            // Relative cost per multiply-add of each block (measured on lavapipe), and of one
+            // transposed element (a gather and a store, about 20 multiply-adds).
+            let per_fma = match blocking {
+                Blocking::B16x16 => 1.0,
+                Blocking::B32x8 => 1.25,
+                Blocking::B64x2 => 2.6,
+            };
+            let cost = padded_lanes as f64 * padded_rows as f64 * s.k as f64 * per_fma + transpose as f64 * 20.0;
+            if cost < best.0 {
+                best = (cost, blocking, orientation);
+            }
+        }
+    }
+    (best.1, best.2)
+}
+
+fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape, a: &Tensor, b: &Tensor, c: &Tensor) {
+    let GemmShape { m, n, k, trans_a, trans_b, accumulate } = *s;
+    if m == 0 || n == 0 {
+        return;
+    }
+    for (v, what) in [(m * k, "m*k"), (k * n, "k*n"), (m * n, "m*n")] {
+        u32_of(v, what);
+    }
+    let kernel = match kernel {
+        GemmKernel::Auto => match gpu.variant() {
+            KernelVariant::Tiled => GemmKernel::Tiled,
+            KernelVariant::Unrolled => {
+                let (blocking, orientation) = plan_unrolled(s);
+                GemmKernel::Unrolled(blocking, orientation)
+            }
+        },
+        other => other,
+    };
+    let accumulate = accumulate as u32;
+    match kernel {
+        GemmKernel::Auto => unreachable!("resolved above"),
+        GemmKernel::Tiled => {
+            let (p_k, p_l) = if trans_b { (1, k) } else { (n, 1) };
+            let (q_i, q_k) = if trans_a { (1, m) } else { (k, 1) };
+            let lane_blocks = n.div_ceil(TILE);
+            let blocks = lane_blocks * m.div_ceil(TILE);
+            let params = GemmParams {
+                lanes: n as u32,
+                rows: m as u32,
+                k: k as u32,
+                accumulate,
+                p_k: p_k as u32,
+                p_l: p_l as u32,
+                q_i: q_i as u32,
+                q_k: q_k as u32,
+                c_i: n as u32,
+                c_l: 1,
+                lane_blocks: u32_of(lane_blocks, "lane blocks"),
+                blocks: u32_of(blocks, "blocks"),
+            };
+            launch(gpu, Shader::Gemm, "gemm_tiled", &params, &[b, a, c], grid(gpu, blocks, 1));
+        }
+        GemmKernel::Unrolled(blocking, orientation) => {
+            let (bm, bn) = blocking.dims();
+            // P: the operand the lanes run along, as [k, lanes]; Q: the other, Q[i, kk] by strides.
+            let (lanes, rows, p_src, p_transposed, q, q_i, q_k, c_i, c_l) = match orientation {
+                Orientation::Columns => {
+                    let (q_i, q_k) = if trans_a { (1, m) } else { (k, 1) };
+                    (n, m, b, trans_b, a, q_i, q_k, n, 1)
+                }
+                Orientation::Rows => {
+                    let (q_i, q_k) = if trans_b { (k, 1) } else { (1, n) };
+                    (m, n, a, !trans_a, b, q_i, q_k, 1, n)
+                }
+            };
+            // The transpose and the GEMM that reads it are recorded under one lock: threads sharing
+            // the device (tests, a benchmark beside training) then cannot record their own
+            // transpose into the shared scratch between ours and its reader.
+            let _recording = LANE_OPERAND_SCRATCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let p = if p_transposed && k > 0 {
+                // p_src is [lanes, k]: transpose it to [k, lanes] so the lanes read adjacent elements.
+                let t = dev.scratch("gemm-lane-operand", lanes * k);
+                transpose_wgpu(gpu, p_src, lanes, k, &t);
+                t
+            } else {
+                p_src.clone()
+            };
+            let lane_blocks = lanes.div_ceil(UNROLLED_WORKGROUP * bn);
+            let blocks = lane_blocks * rows.div_ceil(bm);
+            let params = GemmParams {
+                lanes: lanes as u32,
+                rows: rows as u32,
+                k: k as u32,
+                accumulate,
+                p_k: lanes as u32,
+                p_l: 1,
+                q_i: q_i as u32,
+                q_k: q_k as u32,
+                c_i: c_i as u32,
+                c_l: c_l as u32,
+                lane_blocks: u32_of(lane_blocks, "lane blocks"),
+                blocks: u32_of(blocks, "blocks"),
+            };
+            launch(gpu, Shader::Gemm, blocking.entry(), &params, &[&p, q, c], grid(gpu, blocks, 1));
+        }
+    }
+}
+
+/// Held while a transposed lane operand is written to scratch and read by its GEMM.
+static LANE_OPERAND_SCRATCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Records out[cols, rows] = src[rows, cols]^T.
+fn transpose_wgpu(gpu: &GpuContext, src: &Tensor, rows: usize, cols: usize, out: &Tensor) {
+    let params = GemmParams { lanes: cols as u32, rows: rows as u32, ..Default::default() };
+    dispatch_pc(gpu, "gemm_transpose", &params, src, out, grid(gpu, rows * cols, 64));
+}
+
+/// Dispatches an entry that reads `p` (binding 1) and writes `c` (binding 3).
+fn dispatch_pc(gpu: &GpuContext, entry: &'static str, params: &GemmParams, p: &Tensor, c: &Tensor, workgroups: [u32; 3]) {
+    let shader = Shader::Gemm;
+    let bindings = [Binding { index: 1, buffer: p.gpu() }, Binding { index: 3, buffer: c.gpu() }];
+    gpu.dispatch(shader.file_name(), shader.source(), entry, &[], bytemuck::bytes_of(params), &bindings, workgroups);
+}
+
+/// (batch rows, features) of a `[N, features]` tensor (any shape with `features` trailing elements
+/// per row).
+fn rows_of(t: &Tensor, features: usize, what: &str) -> usize {
+    assert!(features > 0 && t.len() % features == 0, "{what} {:?} is not [N, {features}]", t.shape());
+    t.len() / features
+}
+
+/// y[N,out] = x[N,in] · w[out,in]^T (+ bias[out]).
+pub fn linear_forward(dev: &Device, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Tensor) {
+    let (out, inp) = (w.shape()[0], w.len() / w.shape()[0]);
+    let n = rows_of(x, inp, "linear input");
+    assert_eq!(y.len(), n * out, "linear output {:?} is not [{n}, {out}]", y.shape());
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), out, "bias {:?} is not [{out}]", bias.shape());
+        broadcast_rows(dev, bias, n, y);
+    }
+    let s = GemmShape { m: n, n: out, k: inp, trans_a: false, trans_b: true, accumulate: bias.is_some() };
+    matmul(dev, &s, x, w, y);
+}
+
+/// dx[N,in] = dy[N,out]·w[out,in] (when dx is Some), dw[out,in] = dy^T·x, db[out] = column sums
+/// of dy (when Some). Overwrites the gradients.
+pub fn linear_backward(dev: &Device, x: &Tensor, w: &Tensor, dy: &Tensor, dx: Option<&Tensor>, dw: &Tensor, db: Option<&Tensor>) {
+    let (out, inp) = (w.shape()[0], w.len() / w.shape()[0]);
+    let n = rows_of(x, inp, "linear input");
+    assert_eq!(dy.len(), n * out, "linear dy {:?} is not [{n}, {out}]", dy.shape());
+    assert_eq!(dw.len(), out * inp, "linear dw {:?} is not [{out}, {inp}]", dw.shape());
+    if let Some(dx) = dx {
+        assert_eq!(dx.len(), n * inp, "linear dx {:?} is not [{n}, {inp}]", dx.shape());
+        matmul(dev, &GemmShape { m: n, n: inp, k: out, trans_a: false, trans_b: false, accumulate: false }, dy, w, dx);
+    }
+    matmul(dev, &GemmShape { m: out, n: inp, k: n, trans_a: true, trans_b: false, accumulate: false }, dy, x, dw);
+    if let Some(db) = db {
+        assert_eq!(db.len(), out, "linear db {:?} is not [{out}]", db.shape());
+        column_sums(dev, dy, n, out, db);
+    }
+}
+
+/// y[rows, v.len()] = v in every row.
+fn broadcast_rows(dev: &Device, v: &Tensor, rows: usize, y: &Tensor) {
+    let cols = v.len();
+    match dev {
+        Device::Cpu(_) => {
+            let v = v.cpu();
+            let v = v.f32();
+            let mut y = y.cpu_mut();
+            y.f32()[..rows * cols].par_chunks_mut(cols).for_each(|row| row.copy_from_slice(v));
+        }
+        Device::Wgpu(gpu) => {
+            let params = GemmParams { lanes: u32_of(cols, "columns"), rows: u32_of(rows, "rows"), ..Default::default() };
+            dispatch_pc(gpu, "gemm_broadcast_rows", &params, v, y, grid(gpu, rows * cols, 64));
+        }
+    }
+}
+
+/// Rows summed per chunk on the CPU; chunk partials are added in chunk order.
+const COLUMN_SUM_CHUNK_ROWS: usize = 64;
+
+/// out[cols] = column sums of x[rows, cols], deterministic on both devices.
+fn column_sums(dev: &Device, x: &Tensor, rows: usize, cols: usize, out: &Tensor) {
+    if cols == 0 {
+        return;
+    }
+    match dev {
+        Device::Cpu(_) => {
+            let x = x.cpu();
+            let x = &x.f32()[..rows * cols];
+            let partials: Vec<Vec<f32>> = x
+                .par_chunks(COLUMN_SUM_CHUNK_ROWS * cols)
+                .map(|chunk| {
+                    let mut sum = vec![0f32; cols];
+                    for row in chunk.chunks_exact(cols) {
+                        sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                    }
+                    sum
+                })
+                .collect();
+            let mut out = out.cpu_mut();
+            let out = &mut out.f32()[..cols];
+            out.fill(0.0);
+            for partial in &partials {
+                out.iter_mut().zip(partial).for_each(|(s, v)| *s += v);
+            }
+        }
+        Device::Wgpu(gpu) => {
+            let params = GemmParams { lanes: u32_of(cols, "columns"), rows: u32_of(rows, "rows"), ..Default::default() };
+            dispatch_pc(gpu, "gemm_column_sums", &params, x, out, grid(gpu, cols, 64));
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {
