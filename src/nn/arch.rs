@@ -108,7 +108,7 @@ impl Arch {
         }
         match self {
             Arch::CifarResNet { .. } => {
-                if h == 0 || w == 0 || h % 4 != 0 || w % 4 != 0 {
+                if h == 0 || w == 0 || !h.is_multiple_of(4) || !w.is_multiple_of(4) {
                     return Err(Error::invalid(
                         "input",
                         format!("{h}x{w} for {}: CIFAR ResNets halve the size twice; height and width must be positive multiples of 4 (e.g. 28 or 32)", self.name()),

@@ -16,6 +16,8 @@ use super::init::Init;
 use super::param::{HasState, StateEntry, StateEntryMut};
 use super::pool::{GlobalAvgPool, MaxPool2d};
 
+// A handful per model, built once: their size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Block {
     Basic(BasicBlock),
     Bottleneck(Bottleneck),

@@ -52,7 +52,7 @@ impl Conv2dConfig {
 
     /// The layer named `name` (its weight is `<name>.weight`), initialized from `seed`.
     pub fn init(self, dev: &Device, name: &str, seed: u64) -> Conv2d {
-        assert!(self.c_in % self.groups == 0 && self.c_out % self.groups == 0, "{name}: channels {}->{} not divisible by groups {}", self.c_in, self.c_out, self.groups);
+        assert!(self.c_in.is_multiple_of(self.groups) && self.c_out.is_multiple_of(self.groups), "{name}: channels {}->{} not divisible by groups {}", self.c_in, self.c_out, self.groups);
         let weight = Param::new(dev, join(name, "weight"), &self.weight_shape(), self.init, seed);
         Conv2d { cfg: self, weight, x: None, y: Slot::default() }
     }

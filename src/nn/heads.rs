@@ -86,6 +86,8 @@ pub struct ProjectionHead {
     dx: Slot,
 }
 
+// A handful per model, built once: their size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Head {
     Linear(LinearHead),
     Projection(ProjectionHead),

@@ -95,7 +95,7 @@ impl ClassificationTrainer {
 
         let step = self.step;
         self.step += 1;
-        if self.step % self.log_every != 0 {
+        if !self.step.is_multiple_of(self.log_every) {
             return Ok(None);
         }
         let loss = self.loss.to_vec()[0];
@@ -145,7 +145,7 @@ impl EvalReport {
 /// mode, `batch` at a time: `[count, classes]` row-major on the host.
 pub fn predict_logits(dev: &Device, net: &mut Network, head: usize, images: &[f32], sample_shape: [usize; 3], batch: usize) -> Result<Vec<f32>> {
     let per = sample_shape.iter().product::<usize>();
-    if per == 0 || images.len() % per != 0 {
+    if per == 0 || !images.len().is_multiple_of(per) {
         return Err(Error::invalid("images", format!("{} values are not a whole number of {sample_shape:?} samples", images.len())));
     }
     let count = images.len() / per;
