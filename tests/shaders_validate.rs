@@ -55,3 +55,26 @@ fn a_dispatch_recorded_in_a_step_writes_what_a_readback_sees() {
     assert_eq!(got[3], 3.0 * 4.0 + 3.0);
     assert_eq!(got[99], 99.0 * 4.0 + 3.0);
 }
+
+/// The GL path (llvmpipe, present on a fresh Linux machine with nothing installed) runs our
+/// kernels and agrees with the CPU.
+#[test]
+fn the_gl_backend_runs_kernels_and_agrees_with_the_cpu() {
+    use ssdlt::kernels::{elementwise, gemm, Device};
+    let (gl, reason) = match Device::wgpu_on(Some("gl"), false) {
+        Ok(found) => found,
+        Err(e) => panic!("no GL adapter (llvmpipe comes with Mesa's libgl1-mesa-dri): {e}"),
+    };
+    assert!(reason.contains("Gl"), "{reason}");
+    let cpu = Device::cpu();
+    let s = gemm::GemmShape { m: 19, n: 33, k: 7, trans_a: false, trans_b: false, accumulate: false };
+    let a = crate::common::seeded(s.m * s.k, 1, 1.0);
+    let b = crate::common::seeded(s.k * s.n, 2, 1.0);
+    let run = |dev: &Device| {
+        let (ta, tb, tc, relu) = (dev.from_f32(&[s.m, s.k], &a), dev.from_f32(&[s.k, s.n], &b), dev.zeros(&[s.m, s.n]), dev.zeros(&[s.m, s.n]));
+        gemm::matmul(dev, &s, &ta, &tb, &tc);
+        elementwise::relu_forward(dev, &tc, &relu);
+        relu.to_vec()
+    };
+    crate::common::assert_close("GL gemm + relu", &run(&gl), &run(&cpu), 1e-4);
+}
