@@ -1,6 +1,8 @@
 //! Command-line interface: one file per command; `run` dispatches.
 
 
+mod bench;
+mod demo;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -24,12 +26,24 @@ pub struct Cli {
 pub enum Command {
     /// List the GPU adapters wgpu sees and what `--device auto` would pick.
     Info(info::InfoArgs),
+    /// Train a CIFAR ResNet on built-in synthetic classes and report held-out accuracy.
+    Demo(demo::DemoArgs),
+    /// Measure GEMM and ResNet-32 convolution GFLOP/s and ResNet-32 training/inference images/s per device.
+    Bench(bench::BenchArgs),
 
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Demo(args) => {
+            let (dev, reason) = crate::kernels::Device::select(cli.device)?;
+            if !cli.quiet {
+                eprintln!("device: {reason}");
+            }
+            demo::run(&args, &dev, cli.quiet)
+        }
+        Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
 
     }
 }

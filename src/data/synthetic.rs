@@ -99,8 +99,15 @@ fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
 }
 
 /// Renders `samples` (class, index) into one `[N, channels, size, size]` batch.
+/// Samples render in parallel; the result does not depend on the thread count.
 pub fn render_batch(spec: &SyntheticSpec, samples: &[(usize, u64)]) -> Vec<f32> {
-    samples.iter().flat_map(|&(class, index)| render(spec, class, index)).collect()
+    use rayon::prelude::*;
+    let per_image = spec.channels * spec.size * spec.size;
+    let mut out = vec![0f32; samples.len() * per_image];
+    out.par_chunks_mut(per_image.max(1)).zip(samples.par_iter()).for_each(|(dst, &(class, index))| {
+        dst.copy_from_slice(&render(spec, class, index));
+    });
+    out
 }
 
 /// First generator index of each split: disjoint ranges, so the splits share no image.
