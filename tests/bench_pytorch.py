@@ -92,8 +92,18 @@ def main():
             model(xi)
         infer = infer_batch * steps / (time.perf_counter() - start)
 
+    size = 256 if args.quick else 1024
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    reps = 3 if args.quick else 20
+    start = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    gemm = 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
+
     result = {
         "torch": torch.__version__,
+        "gemm_1024_gflops": gemm,
         "threads": torch.get_num_threads(),
         "resnet32_train_images_per_s": train,
         "resnet32_infer_images_per_s": infer,
@@ -103,8 +113,8 @@ def main():
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"PyTorch {result['torch']} CPU, {result['threads']} threads: ResNet-32 training {train:.0f} images/s "
-              f"(batch {batch}), inference {infer:.0f} images/s (batch {infer_batch})")
+        print(f"PyTorch {result['torch']} CPU, {result['threads']} threads: GEMM {size}^3 {gemm:.1f} GFLOP/s, "
+              f"ResNet-32 training {train:.0f} images/s (batch {batch}), inference {infer:.0f} images/s (batch {infer_batch})")
 
 
 if __name__ == "__main__":

@@ -47,3 +47,40 @@ fn an_unknown_flag_is_a_usage_error_with_exit_code_2() {
     let out = ssdlt(&["info", "--no-such-flag"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn device_wgpu_without_an_adapter_exits_2_and_says_what_to_install() {
+    let out = ssdlt(&["--device", "wgpu", "demo", "--steps", "1"], &[("WGPU_ADAPTER_NAME", "no-such-adapter")]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("mesa-vulkan-drivers"), "{all}");
+    assert!(all.contains("--device cpu"), "{all}");
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+#[test]
+fn demo_says_which_device_it_chose_trains_and_writes_a_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("ssdlt-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkpoint = dir.join("resnet8.safetensors");
+    let out = ssdlt(&["demo", "--steps", "30", "--batch", "32", "--checkpoint", checkpoint.to_str().unwrap()], &[]);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("device: cpu"), "auto picks cpu without a hardware GPU: {all}");
+    assert!(all.contains("held-out accuracy"), "{all}");
+    let metadata = ssdlt::store::checkpoint::read_metadata(&checkpoint).expect("the checkpoint reads back");
+    assert!(metadata.values().any(|v| v.contains("resnet8")), "{metadata:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bench_quick_json_reports_gflops_and_images_per_second() {
+    let out = ssdlt(&["--device", "cpu", "bench", "--quick", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json prints JSON");
+    let cpu = &doc["devices"][0];
+    assert_eq!(cpu["device"], "cpu");
+    assert!(cpu["gemm_1024_gflops"].as_f64().unwrap() > 0.0);
+    assert_eq!(cpu["conv"].as_array().unwrap().len(), 6);
+    assert!(cpu["resnet32_train_images_per_s"].as_f64().unwrap() > 0.0);
+}

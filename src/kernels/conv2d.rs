@@ -539,8 +539,10 @@ mod cpu {
 mod microkernel {
     //! The two products the CPU path lowers convolutions onto, over "virtual" matrices whose rows
     //! start at arbitrary offsets of one slice (an im2col matrix, or the shifted rows of a padded
-    //! image, which is im2col without the copy). AVX2+FMA register-blocked kernels where the CPU
-    //! has them, plain loops elsewhere. Each output element is summed in a fixed order.
+    //! image, which is im2col without the copy), computed by the `gemm` crate after the virtual
+    //! rows are gathered into a dense matrix. Each output element is summed in a fixed order.
+
+    use std::cell::RefCell;
 
     /// C[i, j] (+)= sum_q A[i*a_rs + q*a_cs] * B[b_off[q] + j]  for i < m, j < n, q < b_off.len().
     #[allow(clippy::too_many_arguments)]
@@ -552,24 +554,13 @@ mod microkernel {
         assert!(k == 0 || (m - 1) * a_rs + (k - 1) * a_cs < a.len(), "gemm_nn: A too short");
         assert!(b_off.iter().all(|&o| o + n <= b.len()), "gemm_nn: B row past the end");
         assert!((m - 1) * ldc + n <= c.len() && ldc >= n, "gemm_nn: C too short");
-        #[cfg(target_arch = "x86_64")]
-        if avx2::available() {
-            // SAFETY: the asserts above bound every index the kernel touches; the CPU has AVX2+FMA.
-            unsafe { avx2::gemm_nn(m, n, a.as_ptr(), a_rs, a_cs, b.as_ptr(), b_off, c.as_mut_ptr(), ldc, accumulate) };
-            return;
-        }
-        for i in 0..m {
-            let row = &mut c[i * ldc..][..n];
-            if !accumulate {
-                row.fill(0.0);
+        DENSE_B.with_borrow_mut(|dense| {
+            dense.clear();
+            for &off in b_off {
+                dense.extend_from_slice(&b[off..off + n]);
             }
-            for (q, &off) in b_off.iter().enumerate() {
-                let av = a[i * a_rs + q * a_cs];
-                for (cv, bv) in row.iter_mut().zip(&b[off..off + n]) {
-                    *cv += av * *bv;
-                }
-            }
-        }
+            product(m, n, k, a, a_rs, a_cs, dense, n, 1, c, ldc, accumulate);
+        });
     }
 
     /// C[i, j] (+)= sum_q A[i*lda + q] * B[b_off[j] + q]  for i < m, j < b_off.len(), q < l.
@@ -582,227 +573,41 @@ mod microkernel {
         assert!((m - 1) * lda + l <= a.len(), "gemm_nt: A too short");
         assert!(b_off.iter().all(|&o| o + l <= b.len()), "gemm_nt: B row past the end");
         assert!((m - 1) * ldc + n <= c.len() && ldc >= n, "gemm_nt: C too short");
-        #[cfg(target_arch = "x86_64")]
-        if avx2::available() {
-            // SAFETY: as above.
-            unsafe { avx2::gemm_nt(m, l, a.as_ptr(), lda, b.as_ptr(), b_off, c.as_mut_ptr(), ldc, accumulate) };
-            return;
-        }
-        for i in 0..m {
-            for (j, &off) in b_off.iter().enumerate() {
-                let s: f32 = a[i * lda..][..l].iter().zip(&b[off..off + l]).fold(0.0, |s, (x, y)| s + x * y);
-                let cv = &mut c[i * ldc + j];
-                *cv = if accumulate { *cv + s } else { s };
+        DENSE_B.with_borrow_mut(|dense| {
+            dense.clear();
+            for &off in b_off {
+                dense.extend_from_slice(&b[off..off + l]);
             }
-        }
+            // rhs(q, j) = B[b_off[j] + q] = dense[j * l + q]
+            product(m, n, l, a, lda, 1, dense, 1, l, c, ldc, accumulate);
+        });
     }
 
-    #[cfg(target_arch = "x86_64")]
-    mod avx2 {
-        use std::arch::x86_64::*;
+    thread_local! {
+        /// Gathered B of this thread, reused by every call.
+        static DENSE_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
 
-        pub fn available() -> bool {
-            use std::sync::OnceLock;
-            static HAS: OnceLock<bool> = OnceLock::new();
-            *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    /// C (m x n, row stride ldc) = (C if accumulate) + lhs · rhs with element strides.
+    #[allow(clippy::too_many_arguments)]
+    fn product(m: usize, n: usize, k: usize, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+        if k == 0 {
+            if !accumulate {
+                for i in 0..m {
+                    c[i * ldc..][..n].fill(0.0);
+                }
+            }
+            return;
         }
-
-        /// Lanes `< len` set (len in 1..=8).
-        #[inline(always)]
-        unsafe fn lane_mask(len: usize) -> __m256i {
-            _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-        }
-
-        /// Columns per packed B panel (two AVX vectors) and rows per packed block (the panel
-        /// stays in L1: 256 x 16 floats = 16 KiB).
-        const NC: usize = 16;
-        const KC: usize = 256;
-
-        thread_local! {
-            /// Packed B panel of this thread, reused by every call.
-            static PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-
-        /// One MR x 16 tile of gemm_nn over a packed panel `[kc, 16]`; stores the first `w`
-        /// columns. 6 x 16 keeps 12 accumulators, 2 B vectors and a broadcast in 15 registers.
-        #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn nn_tile<const MR: usize>(kc: usize, a: *const f32, a_rs: usize, a_cs: usize, pk: *const f32, c: *mut f32, ldc: usize, accumulate: bool, w: usize) {
-            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-            let mut ap = a;
-            let mut bp = pk;
-            for _ in 0..kc {
-                let b0 = _mm256_loadu_ps(bp);
-                let b1 = _mm256_loadu_ps(bp.add(8));
-                for i in 0..MR {
-                    let av = _mm256_broadcast_ss(&*ap.add(i * a_rs));
-                    acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
-                    acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
-                }
-                ap = ap.add(a_cs);
-                bp = bp.add(NC);
-            }
-            for i in 0..MR {
-                let cp = c.add(i * ldc);
-                for v in 0..2 {
-                    let p = cp.add(v * 8);
-                    if w >= (v + 1) * 8 {
-                        let r = if accumulate { _mm256_add_ps(_mm256_loadu_ps(p), acc[i][v]) } else { acc[i][v] };
-                        _mm256_storeu_ps(p, r);
-                    } else if w > v * 8 {
-                        let mask = lane_mask(w - v * 8);
-                        let r = if accumulate { _mm256_add_ps(_mm256_maskload_ps(p, mask), acc[i][v]) } else { acc[i][v] };
-                        _mm256_maskstore_ps(p, mask, r);
-                    }
-                }
-            }
-        }
-
-        /// Panels of 16 columns outer; each panel is packed (in blocks of KC rows) into a
-        /// contiguous buffer, so the shifted / strided rows of B are read once and the kernel
-        /// streams L1-resident memory; row blocks of 6 inner.
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe fn gemm_nn(m: usize, n: usize, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
-            let k = b_off.len();
-            if k == 0 {
-                if !acc {
-                    for i in 0..m {
-                        std::ptr::write_bytes(c.add(i * ldc), 0, n);
-                    }
-                }
-                return;
-            }
-            PACK.with(|pack| {
-                let mut pack = pack.borrow_mut();
-                if pack.len() < KC * NC {
-                    pack.resize(KC * NC, 0.0);
-                }
-                let pk = pack.as_mut_ptr();
-                let mut j = 0;
-                while j < n {
-                    let w = NC.min(n - j);
-                    let mut k0 = 0;
-                    while k0 < k {
-                        let kc = KC.min(k - k0);
-                        for q in 0..kc {
-                            let src = b.add(b_off[k0 + q] + j);
-                            let dst = pk.add(q * NC);
-                            if w == NC {
-                                _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
-                                _mm256_storeu_ps(dst.add(8), _mm256_loadu_ps(src.add(8)));
-                            } else {
-                                std::ptr::copy_nonoverlapping(src, dst, w);
-                                std::ptr::write_bytes(dst.add(w), 0, NC - w);
-                            }
-                        }
-                        let acc_blk = acc || k0 > 0;
-                        let a_blk = a.add(k0 * a_cs);
-                        let mut i = 0;
-                        while i + 6 <= m {
-                            nn_tile::<6>(kc, a_blk.add(i * a_rs), a_rs, a_cs, pk, c.add(i * ldc + j), ldc, acc_blk, w);
-                            i += 6;
-                        }
-                        let (ai, ci) = (a_blk.add(i * a_rs), c.add(i * ldc + j));
-                        match m - i {
-                            5 => nn_tile::<5>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
-                            4 => nn_tile::<4>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
-                            3 => nn_tile::<3>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
-                            2 => nn_tile::<2>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
-                            1 => nn_tile::<1>(kc, ai, a_rs, a_cs, pk, ci, ldc, acc_blk, w),
-                            _ => {}
-                        }
-                        k0 += kc;
-                    }
-                    j += w;
-                }
-            });
-        }
-
-        #[inline(always)]
-        unsafe fn hsum(v: __m256) -> f32 {
-            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-            _mm_cvtss_f32(s)
-        }
-
-        /// One MR x NR tile of gemm_nt: 8-lane partial dot products, then a fixed horizontal sum.
-        #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn nt_tile<const MR: usize, const NR: usize>(l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, accumulate: bool) {
-            let mut acc = [[_mm256_setzero_ps(); NR]; MR];
-            let mut bp = [b; NR];
-            for j in 0..NR {
-                bp[j] = b.add(b_off[j]);
-            }
-            let mut q = 0;
-            while q + 8 <= l {
-                let mut bv = [_mm256_setzero_ps(); NR];
-                for j in 0..NR {
-                    bv[j] = _mm256_loadu_ps(bp[j].add(q));
-                }
-                for i in 0..MR {
-                    let av = _mm256_loadu_ps(a.add(i * lda + q));
-                    for j in 0..NR {
-                        acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
-                    }
-                }
-                q += 8;
-            }
-            if q < l {
-                let mask = lane_mask(l - q);
-                let mut bv = [_mm256_setzero_ps(); NR];
-                for j in 0..NR {
-                    bv[j] = _mm256_maskload_ps(bp[j].add(q), mask);
-                }
-                for i in 0..MR {
-                    let av = _mm256_maskload_ps(a.add(i * lda + q), mask);
-                    for j in 0..NR {
-                        acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
-                    }
-                }
-            }
-            for i in 0..MR {
-                for j in 0..NR {
-                    let p = c.add(i * ldc + j);
-                    let s = hsum(acc[i][j]);
-                    *p = if accumulate { *p + s } else { s };
-                }
-            }
-        }
-
-        #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn nt_cols<const MR: usize>(l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
-            let n = b_off.len();
-            let mut j = 0;
-            while j + 3 <= n {
-                nt_tile::<MR, 3>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc);
-                j += 3;
-            }
-            match n - j {
-                2 => nt_tile::<MR, 2>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc),
-                1 => nt_tile::<MR, 1>(l, a, lda, b, &b_off[j..], c.add(j), ldc, acc),
-                _ => {}
-            }
-        }
-
-        /// Row blocks of 4 outer; the reduction runs over the whole of `l` per tile.
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe fn gemm_nt(m: usize, l: usize, a: *const f32, lda: usize, b: *const f32, b_off: &[usize], c: *mut f32, ldc: usize, acc: bool) {
-            let mut i = 0;
-            while i + 4 <= m {
-                nt_cols::<4>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc);
-                i += 4;
-            }
-            match m - i {
-                3 => nt_cols::<3>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
-                2 => nt_cols::<2>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
-                1 => nt_cols::<1>(l, a.add(i * lda), lda, b, b_off, c.add(i * ldc), ldc, acc),
-                _ => {}
-            }
+        // SAFETY: callers check that every (row, col) of lhs, rhs and C addressed through these
+        // strides lies inside the slices; C does not alias the inputs.
+        unsafe {
+            gemm::gemm(
+                m, n, k, c.as_mut_ptr(), 1, ldc as isize, accumulate,
+                lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
+                rhs.as_ptr(), rhs_cs as isize, rhs_rs as isize,
+                1.0, 1.0, false, false, false, gemm::Parallelism::None,
+            );
         }
     }
 }
@@ -941,3 +746,4 @@ mod wgsl {
         launch(gpu, Shader::Conv2d, "conv2d_backward_weight_reduce", &p, &[&partial, dw], grid(gpu, s.w_len(), WG as u32));
     }
 }
+
