@@ -163,7 +163,7 @@ fn a_batch_of_images_that_end_at_different_sizes_names_the_sample() {
 /// Images per second of augmentation + batch assembly, for the report:
 /// `cargo test --release --test integration augmentation_throughput -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn augmentation_throughput() {
     let threads = rayon::current_num_threads();
     let cases = [
