@@ -13,16 +13,8 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{sgemm_cpu, GemmShape};
+use super::gemm::{matmul, sgemm_cpu, GemmShape};
 use super::{grid, launch, Device, Shader, Tensor};
-use crate::gpu::KernelVariant;
-
-/// Register blocks of the unrolled (software-adapter) products, as generated into
-/// `shaders/contrastive.wgsl`: (rows, lanes per invocation); a workgroup is 8 invocations, so it
-/// covers rows x 8·lanes outputs. Negatives: rows = queue keys, lanes = queries. Gradient: rows =
-/// queries, lanes = feature dims.
-const NEGATIVES_BLOCK: (usize, usize) = (16, 16);
-const GRAD_BLOCK: (usize, usize) = (16, 16);
 
 /// Sizes of one MoCo loss: a batch of `n` queries and keys of width `dim`, a queue of `queue_len`.
 #[derive(Clone, Copy, Debug)]
@@ -46,7 +38,7 @@ struct MocoParams {
     temperature: f32,
     grad_scale: f32,
     loss_scale: f32,
-    col_blocks: u32,
+    _pad: u32,
 }
 
 #[track_caller]
@@ -131,7 +123,7 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
             loss.cpu_mut().f32()[0] = loss_scale * r.iter().fold(0.0f32, |acc, &v| acc + v);
         }
         Device::Wgpu(gpu) => {
-            let mut params = MocoParams {
+            let params = MocoParams {
                 n: n as u32,
                 d: dim as u32,
                 k: queue_len as u32,
@@ -139,28 +131,14 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
                 temperature,
                 grad_scale,
                 loss_scale,
-                col_blocks: queue_len.div_ceil(8) as u32,
+                _pad: 0,
             };
-            match gpu.variant() {
-                KernelVariant::Unrolled => {
-                    let qt = dev.scratch("moco-qt", n * dim);
-                    launch(gpu, Shader::Contrastive, "moco_transpose_q", &params, &[q, &qt], grid(gpu, n * dim, 256));
-                    let (rows_b, lanes_b) = NEGATIVES_BLOCK;
-                    let blocks = queue_len.div_ceil(rows_b) * n.div_ceil(8 * lanes_b);
-                    launch(gpu, Shader::Contrastive, "moco_negatives_unrolled", &params, &[&qt, queue, queue_labels, labels, logits], grid(gpu, blocks, 1));
-                    launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
-                    let (rows_b, lanes_b) = GRAD_BLOCK;
-                    let blocks = n.div_ceil(rows_b) * dim.div_ceil(8 * lanes_b);
-                    launch(gpu, Shader::Contrastive, "moco_grad_unrolled", &params, &[k, queue, logits, dq], grid(gpu, blocks, 1));
-                }
-                KernelVariant::Tiled => {
-                    let row_blocks = n.div_ceil(4);
-                    launch(gpu, Shader::Contrastive, "moco_negatives", &params, &[q, queue, queue_labels, labels, logits], grid(gpu, row_blocks * queue_len.div_ceil(8), 64));
-                    launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
-                    params.col_blocks = dim.div_ceil(8) as u32;
-                    launch(gpu, Shader::Contrastive, "moco_grad", &params, &[k, queue, logits, dq], grid(gpu, row_blocks * dim.div_ceil(8), 64));
-                }
-            }
+            // The same lowering as the CPU path: both products on the GEMM kernels.
+            let sim = dev.scratch("moco-sim", n * queue_len).reshape(&[n, queue_len]);
+            matmul(dev, &GemmShape { m: n, n: queue_len, k: dim, trans_a: false, trans_b: true, accumulate: false }, q, queue, &sim);
+            launch(gpu, Shader::Contrastive, "moco_rows", &params, &[q, k, queue_labels, labels, &sim, logits, &rows], [(n as u32).div_ceil(64), 1, 1]);
+            matmul(dev, &GemmShape { m: n, n: dim, k: queue_len, trans_a: false, trans_b: false, accumulate: false }, &sim, queue, dq);
+            launch(gpu, Shader::Contrastive, "moco_grad_finish", &params, &[k, logits, dq], grid(gpu, n * dim, 256));
             launch(gpu, Shader::Contrastive, "moco_reduce", &params, &[&rows, loss], [1, 1, 1]);
         }
     }
@@ -207,7 +185,7 @@ pub fn moco_enqueue(dev: &Device, s: &MocoShape, k: &Tensor, labels: &Tensor, qu
                 temperature: 1.0,
                 grad_scale: 0.0,
                 loss_scale: 0.0,
-                col_blocks: 0,
+                _pad: 0,
             };
             launch(gpu, Shader::Contrastive, "moco_enqueue_write", &params, &[k, labels, queue, queue_labels, ptr], grid(gpu, n * dim, 256));
             launch(gpu, Shader::Contrastive, "moco_enqueue_advance", &params, &[ptr], [1, 1, 1]);
