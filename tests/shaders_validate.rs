@@ -78,3 +78,12 @@ fn the_gl_backend_runs_kernels_and_agrees_with_the_cpu() {
     };
     crate::common::assert_close("GL gemm + relu", &run(&gl), &run(&cpu), 1e-4);
 }
+
+/// The unrolled GEMM bodies in shaders/gemm.wgsl are generated: the file must be exactly what
+/// tests/gen_gemm_wgsl.py writes, so edits go through the generator.
+#[test]
+fn the_unrolled_gemm_kernels_are_what_their_generator_writes() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gen_gemm_wgsl.py");
+    let out = std::process::Command::new("python3").arg(&script).arg("--check").output().expect("python3 runs the generator");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
