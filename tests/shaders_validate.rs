@@ -79,11 +79,13 @@ fn the_gl_backend_runs_kernels_and_agrees_with_the_cpu() {
     crate::common::assert_close("GL gemm + relu", &run(&gl), &run(&cpu), 1e-4);
 }
 
-/// The unrolled GEMM bodies in shaders/gemm.wgsl are generated: the file must be exactly what
-/// tests/gen_gemm_wgsl.py writes, so edits go through the generator.
+/// The unrolled bodies of shaders/gemm.wgsl and shaders/conv2d.wgsl are generated: each file must
+/// be exactly what its generator under tests/ writes, so edits go through the generator.
 #[test]
-fn the_unrolled_gemm_kernels_are_what_their_generator_writes() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gen_gemm_wgsl.py");
-    let out = std::process::Command::new("python3").arg(&script).arg("--check").output().expect("python3 runs the generator");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+fn the_unrolled_gemm_and_conv_kernels_are_what_their_generators_write() {
+    for script in ["tests/gen_gemm_wgsl.py", "tests/gen_conv2d_wgsl.py"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let out = std::process::Command::new("python3").arg(&path).arg("--check").output().expect("python3 runs the generator");
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
