@@ -75,15 +75,15 @@ pub fn moco_loss(dev: &Device, s: &MocoShape, q: &Tensor, k: &Tensor, queue: &Te
             let mut sim = sim.cpu_mut();
             let sim = &mut sim.f32()[..n * queue_len];
             let qv = q.cpu();
-            let qv = &qv.f32()[..q.len()];
+            let qv = qv.f32();
             let kv = k.cpu();
-            let kv = &kv.f32()[..k.len()];
+            let kv = kv.f32();
             let qk = queue.cpu();
             let qk = &qk.f32()[..queue_len * dim];
             let ql = queue_labels.cpu();
-            let ql = &ql.u32()[..queue_labels.len()];
+            let ql = ql.u32();
             let y = labels.cpu();
-            let y = &y.u32()[..labels.len()];
+            let y = y.u32();
             let mut lg = logits.cpu_mut();
             let lg = &mut lg.f32()[..logits.len()];
             let mut r = rows.cpu_mut();
@@ -159,9 +159,9 @@ pub fn moco_enqueue(dev: &Device, s: &MocoShape, k: &Tensor, labels: &Tensor, qu
     match dev {
         Device::Cpu(_) => {
             let kv = k.cpu();
-            let kv = &kv.f32()[..k.len()];
+            let kv = kv.f32();
             let y = labels.cpu();
-            let y = &y.u32()[..labels.len()];
+            let y = y.u32();
             let mut qd = queue.cpu_mut();
             let qd = &mut qd.f32()[..queue.len()];
             let mut qlab = queue_labels.cpu_mut();

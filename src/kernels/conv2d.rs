@@ -247,6 +247,14 @@ mod cpu {
         fn col_len(&self) -> usize {
             self.k * self.ohw()
         }
+        /// Scratch lengths per image chunk (padded image or columns, junk-column rows) and the
+        /// row offsets of the virtual B matrix, shared by forward and backward-weight.
+        fn forward_lowering(&self) -> ([usize; 2], Vec<usize>) {
+            match self.shifted() {
+                Some(sh) => ([sh.pad_len(), if sh.has_junk() { self.cout_g * sh.p() } else { 0 }], sh.offsets()),
+                None => ([self.col_len(), 0], (0..self.k).map(|r| r * self.ohw()).collect()),
+            }
+        }
 
         /// Output columns `ow` whose input column `ow*stride + kx - pad` lies inside [0, w).
         fn valid_ow(&self, kx: usize) -> (usize, usize) {
@@ -365,14 +373,7 @@ mod cpu {
         let g = Geometry::new(s);
         let chunks = data_parallel_chunks(s.n);
         let sh = g.shifted();
-        let lens = match sh {
-            Some(sh) => [sh.pad_len(), if sh.has_junk() { g.cout_g * sh.p() } else { 0 }],
-            None => [g.col_len(), 0],
-        };
-        let offs = match sh {
-            Some(sh) => sh.offsets(),
-            None => (0..g.k).map(|r| r * g.ohw()).collect(),
-        };
+        let (lens, offs) = g.forward_lowering();
         let work_len = lens.iter().sum::<usize>();
         let work_t = dev.scratch("conv2d.cpu.work", chunks * work_len);
         let (x, w) = (x.cpu(), w.cpu());
@@ -477,14 +478,7 @@ mod cpu {
         let chunks = s.n.min(WEIGHT_CHUNKS);
         let wl = s.w_len();
         let sh = g.shifted();
-        let lens = match sh {
-            Some(sh) => [sh.pad_len(), if sh.has_junk() { g.cout_g * sh.p() } else { 0 }],
-            None => [g.col_len(), 0],
-        };
-        let offs = match sh {
-            Some(sh) => sh.offsets(),
-            None => (0..g.k).map(|r| r * g.ohw()).collect(),
-        };
+        let (lens, offs) = g.forward_lowering();
         let work_len = lens.iter().sum::<usize>();
         let work_t = dev.scratch("conv2d.cpu.work", chunks * work_len);
         let partial_t = dev.scratch("conv2d.cpu.dw_partial", chunks * wl);

@@ -84,9 +84,9 @@ pub fn softmax_cross_entropy(dev: &Device, logits: &Tensor, labels: &Tensor, adj
     match dev {
         Device::Cpu(_) => {
             let x = logits.cpu();
-            let x = &x.f32()[..logits.len()];
+            let x = x.f32();
             let y = labels.cpu();
-            let y = &y.u32()[..labels.len()];
+            let y = y.u32();
             let adj = adjust.map(|a| a.cpu());
             let adj = adj.as_ref().map(|a| &a.f32()[..c]);
             let mut dl = dlogits.cpu_mut();
@@ -161,9 +161,9 @@ pub fn kl_distill_dense(dev: &Device, student_logits: &Tensor, teacher_probs: &T
     match dev {
         Device::Cpu(_) => {
             let s = student_logits.cpu();
-            let s = &s.f32()[..student_logits.len()];
+            let s = s.f32();
             let p = teacher_probs.cpu();
-            let p = &p.f32()[..teacher_probs.len()];
+            let p = p.f32();
             let mut dl = dlogits.cpu_mut();
             let mut r = rows.cpu_mut();
             dl.f32()[..n * c].par_chunks_mut(c).zip(r.f32()[..n].par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
@@ -213,11 +213,11 @@ pub fn kl_distill_topk(dev: &Device, student_logits: &Tensor, topk_ids: &Tensor,
     match dev {
         Device::Cpu(_) => {
             let s = student_logits.cpu();
-            let s = &s.f32()[..student_logits.len()];
+            let s = s.f32();
             let ids = topk_ids.cpu();
-            let ids = &ids.u32()[..topk_ids.len()];
+            let ids = ids.u32();
             let p = topk_probs.cpu();
-            let p = &p.f32()[..topk_probs.len()];
+            let p = p.f32();
             let mut dl = dlogits.cpu_mut();
             let mut r = rows.cpu_mut();
             dl.f32()[..n * c].par_chunks_mut(c).zip(r.f32()[..n].par_iter_mut()).enumerate().for_each(|(i, (d, kl))| {
@@ -258,7 +258,7 @@ pub fn softmax_with_temperature(dev: &Device, logits: &Tensor, temperature: f32,
     match dev {
         Device::Cpu(_) => {
             let x = logits.cpu();
-            let x = &x.f32()[..logits.len()];
+            let x = x.f32();
             let mut out = probs.cpu_mut();
             out.f32()[..n * c].par_chunks_mut(c).zip(x.par_chunks(c)).for_each(|(out, x)| {
                 let m = x.iter().fold(f32::MIN, |m, &v| m.max(v / temperature));

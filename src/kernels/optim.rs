@@ -42,7 +42,7 @@ pub fn sgd_step(dev: &Device, param: &Tensor, grad: &Tensor, velocity: &Tensor, 
             let &[lr, momentum, wd, nesterov] = &h.f32()[..4] else { unreachable!() };
             let nesterov = nesterov != 0.0;
             let g = grad.cpu();
-            let g = &g.f32()[..grad.len()];
+            let g = g.f32();
             let mut p = param.cpu_mut();
             let mut v = velocity.cpu_mut();
             let len = param.len();
@@ -69,7 +69,7 @@ pub fn ema_update(dev: &Device, target: &Tensor, source: &Tensor, momentum: f32)
     match dev {
         Device::Cpu(_) => {
             let s = source.cpu();
-            let s = &s.f32()[..source.len()];
+            let s = s.f32();
             let mut t = target.cpu_mut();
             t.f32()[..target.len()].par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(t, s)| {
                 for (t, &s) in t.iter_mut().zip(s) {
