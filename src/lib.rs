@@ -3,10 +3,14 @@
 
 pub mod cli;
 pub mod data;
+pub mod dataflow;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
 
 pub use error::{Error, Result};
 pub mod nn;
+pub mod plan;
+pub mod spec;
+pub mod stages;
 pub mod store;

@@ -1,3 +1,4 @@
 //! Stored formats: safetensors checkpoints.
 
 pub mod checkpoint;
+pub mod soft_labels;
