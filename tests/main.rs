@@ -19,3 +19,7 @@ mod data_augment;
 mod data_long_tail;
 mod data_samplers;
 mod data_sources;
+mod stages_fixtures;
+mod stages_calibrate;
+mod stages_soft_labels;
+mod stages_evaluate;

@@ -12,10 +12,16 @@ use std::path::{Path, PathBuf};
 
 use std::sync::atomic::AtomicU64;
 
+pub mod calibrate;
+pub mod evaluate;
+pub mod inputs;
 pub mod model_io;
+pub mod soft_labels;
 
+use crate::error::{Error, Result};
 use crate::kernels::Device;
 use crate::spec::dataset::LoadedData;
+use crate::spec::stages::StageSpec;
 
 /// File names inside a stage's output folder.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -103,4 +109,14 @@ pub struct StageReport {
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Samples per second of the stage's main loop, when it has one.
     pub images_per_s: Option<f64>,
+}
+
+/// Runs one stage of kind `spec.kind()` (the registry the runner calls).
+pub fn run_stage(spec: &StageSpec, ctx: &StageContext) -> Result<StageReport> {
+    match spec {
+        StageSpec::Calibrate(s) => calibrate::run(s, ctx),
+        StageSpec::SoftLabels(s) => soft_labels::run(s, ctx),
+        StageSpec::Evaluate(s) => evaluate::run(s, ctx),
+        StageSpec::Train(_) | StageSpec::Export(_) => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("kind `{}` has no implementation in this build", spec.kind()))),
+    }
 }
