@@ -42,6 +42,13 @@ pub enum Error {
     /// Two results, or a lock file and a dataset, come from different long-tail splits.
     #[error("long-tail split mismatch: {message}\n  fix: {fix}")]
     SplitMismatch { message: String, fix: String },
+
+    // ---- pipeline files: parsing, lowering, graph checks (src/spec/, src/plan/) ----
+    /// A pipeline file is malformed or inconsistent. `line`/`column` are 1-based (0 when the
+    /// problem has no single place, e.g. an unreadable file); `key` is the full key path
+    /// (`stages.ce.epochs`, empty for the whole file).
+    #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, fix))]
+    Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, fix: String },
 }
 
 impl Error {
@@ -63,6 +70,7 @@ impl Error {
                 | Error::DataRecord { .. }
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
+                | Error::Spec { .. }
         )
     }
 

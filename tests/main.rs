@@ -23,3 +23,5 @@ mod stages_fixtures;
 mod stages_calibrate;
 mod stages_soft_labels;
 mod stages_evaluate;
+mod pipeline_files;
+mod pipeline_spec;

@@ -2,7 +2,9 @@
 
 
 mod bench;
+mod check;
 mod demo;
+mod graph;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure GEMM and ResNet-32 convolution GFLOP/s and ResNet-32 training/inference images/s per device.
     Bench(bench::BenchArgs),
+    /// Parse and check a pipeline file (keys, references, cycles, stage kinds) without running it.
+    Check(check::CheckArgs),
+    /// Print a pipeline's stage graph as Graphviz DOT or a Mermaid flowchart.
+    Graph(graph::GraphArgs),
 
 }
 
@@ -44,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(&args, &dev, cli.quiet)
         }
         Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
+        Command::Check(args) => check::run(&args),
+        Command::Graph(args) => graph::run(&args),
 
     }
 }

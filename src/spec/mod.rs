@@ -6,7 +6,12 @@
 //! - [`dataset`]: the `dataset:` section and how it loads into train/test [`crate::data::Dataset`]s.
 //! - [`stages`]: the parameters of each stage kind (`train`, `calibrate`, `soft_labels`,
 //!   `evaluate`, `export`).
+//! - [`yaml`], [`de`], [`diagnostic`]: the located YAML tree, the path-tracking deserializer
+//!   and the pieces of a diagnostic (key paths, positions, suggestions).
 
 pub mod dataset;
+pub mod de;
+pub mod diagnostic;
 pub mod pipeline;
 pub mod stages;
+pub mod yaml;

@@ -162,12 +162,74 @@ pub struct TrainSpec {
 }
 
 /// One loss term. `ce` alone, or `{ce: {...}}` / `{contrastive: {...}}` / `{distill: {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// A bare name (or an empty value, `- ce:`) takes every setting's default; serializes as the
+/// one-key map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LossSpec {
     Ce(CeLoss),
     Contrastive(ContrastiveLoss),
     Distill(DistillLoss),
+}
+
+const LOSS_KINDS: &[&str] = &["ce", "contrastive", "distill"];
+
+/// The key (or bare name) of a loss term.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LossKind {
+    Ce,
+    Contrastive,
+    Distill,
+}
+
+impl<'de> Deserialize<'de> for LossSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LossVisitor;
+
+        /// The loss's settings from an empty map: every default (or `missing field` for a
+        /// required one, such as `distill`'s `from`).
+        fn defaults<T: serde::de::DeserializeOwned, E: serde::de::Error>() -> Result<T, E> {
+            T::deserialize(serde::de::value::MapDeserializer::<_, E>::new(std::iter::empty::<(&str, &str)>()))
+        }
+
+        impl<'de> serde::de::Visitor<'de> for LossVisitor {
+            type Value = LossSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a loss: `ce`, `{ce: {...}}`, `{contrastive: {...}}` or `{distill: {from: ...}}`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<LossSpec, E> {
+                match name {
+                    "ce" => defaults().map(LossSpec::Ce),
+                    "contrastive" => defaults().map(LossSpec::Contrastive),
+                    "distill" => defaults().map(LossSpec::Distill),
+                    other => Err(E::unknown_variant(other, LOSS_KINDS)),
+                }
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LossSpec, A::Error> {
+                use serde::de::Error;
+                let Some(kind) = map.next_key::<LossKind>()? else {
+                    return Err(A::Error::invalid_length(0, &"one loss key: `ce`, `contrastive` or `distill`"));
+                };
+                let loss = match kind {
+                    LossKind::Ce => LossSpec::Ce(map.next_value::<Option<CeLoss>>()?.map_or_else(defaults, Ok)?),
+                    LossKind::Contrastive => {
+                        LossSpec::Contrastive(map.next_value::<Option<ContrastiveLoss>>()?.map_or_else(defaults, Ok)?)
+                    }
+                    LossKind::Distill => LossSpec::Distill(map.next_value::<Option<DistillLoss>>()?.map_or_else(defaults, Ok)?),
+                };
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::custom("one loss per list item: write `- ce` and `- {distill: ...}` as two items"));
+                }
+                Ok(loss)
+            }
+        }
+
+        deserializer.deserialize_any(LossVisitor)
+    }
 }
 
 fn one() -> f32 {
