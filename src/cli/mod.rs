@@ -2,6 +2,8 @@
 
 
 mod bench;
+mod bench_data;
+mod data;
 mod demo;
 mod info;
 
@@ -30,6 +32,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure GEMM and ResNet-32 convolution GFLOP/s and ResNet-32 training/inference images/s per device.
     Bench(bench::BenchArgs),
+    /// Load a pipeline's dataset section: class histogram, shot groups, split lock (no training).
+    Data(data::DataArgs),
 
 }
 
@@ -44,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(&args, &dev, cli.quiet)
         }
         Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
+        Command::Data(args) => data::run(&args, cli.quiet),
 
     }
 }
