@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// Also run this PyTorch reference script in the same run (e.g. tests/bench_pytorch.py).
     #[arg(long, value_name = "SCRIPT")]
     pub pytorch: Option<std::path::PathBuf>,
+    /// Measure the data path instead: augmentation + batching images/s at 32x32 and 224x224
+    /// beside ResNet-32 / ResNet-50 training images/s on the cpu device, in the same run.
+    #[arg(long)]
+    pub data: bool,
 }
 
 #[derive(Serialize)]
@@ -156,6 +160,9 @@ fn run_pytorch(script: &std::path::Path, quick: bool) -> anyhow::Result<serde_js
 }
 
 pub fn run(args: &BenchArgs, choice: DeviceChoice, quiet: bool) -> anyhow::Result<()> {
+    if args.data {
+        return super::bench_data::run(args.quick, args.json, quiet);
+    }
     let devices = devices_for(choice)?;
     let figures: Vec<DeviceFigures> = devices.iter().map(|d| bench_device(d, args.quick, quiet || args.json)).collect();
     let pytorch = args.pytorch.as_deref().map(|p| run_pytorch(p, args.quick)).transpose()?;

@@ -3,6 +3,8 @@
 
 mod bench;
 mod check;
+mod bench_data;
+mod data;
 mod demo;
 mod graph;
 mod info;
@@ -36,6 +38,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print a pipeline's stage graph as Graphviz DOT or a Mermaid flowchart.
     Graph(graph::GraphArgs),
+    /// Load a pipeline's dataset section: class histogram, shot groups, split lock (no training).
+    Data(data::DataArgs),
 
 }
 
@@ -52,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
         Command::Check(args) => check::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Data(args) => data::run(&args, cli.quiet),
 
     }
 }

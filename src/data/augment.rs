@@ -117,6 +117,10 @@ pub enum Augment {
     Resize(usize),
     /// Deterministic: the central `n` x `n` window (torchvision `CenterCrop(n)`).
     CenterCrop(usize),
+    /// Deterministic: zero-pad to at least `n` x `n`, the image centred (left/top get the smaller
+    /// half), e.g. Fashion-MNIST 28x28 -> 32x32 with 2 pixels on each side. Sides already at
+    /// least `n` are left alone.
+    PadTo(usize),
 }
 
 /// A list of steps applied in order.
@@ -209,7 +213,7 @@ impl AugmentPipeline {
                         return Err(Error::invalid(&what, "every std must be > 0"));
                     }
                 }
-                Augment::Resize(0) | Augment::CenterCrop(0) => {
+                Augment::Resize(0) | Augment::CenterCrop(0) | Augment::PadTo(0) => {
                     return Err(Error::invalid(&what, "size must be at least 1"))
                 }
                 _ => {}
@@ -250,6 +254,7 @@ fn step_name(step: &Augment) -> &'static str {
         Augment::Normalize(_) => "normalize",
         Augment::Resize(_) => "resize",
         Augment::CenterCrop(_) => "center_crop",
+        Augment::PadTo(_) => "pad_to",
     }
 }
 
@@ -404,6 +409,21 @@ fn apply_step(step: &Augment, img: &mut Image, rng: &mut ChaCha8Rng, scratch: &m
                 }
             }
             swap_in(img, scratch, *size, *size);
+        }
+        Augment::PadTo(size) => {
+            let (oh, ow) = (h.max(*size), w.max(*size));
+            if (oh, ow) != (h, w) {
+                let (top, left) = ((oh - h) / 2, (ow - w) / 2);
+                scratch.buffer.clear();
+                scratch.buffer.resize(c * oh * ow, 0.0);
+                for ch in 0..c {
+                    for y in 0..h {
+                        let dst = (ch * oh + top + y) * ow + left;
+                        scratch.buffer[dst..dst + w].copy_from_slice(&img.data[(ch * h + y) * w..][..w]);
+                    }
+                }
+                swap_in(img, scratch, oh, ow);
+            }
         }
     }
     Ok(())
@@ -669,6 +689,21 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         apply_step(&Augment::Grayscale(1.0), &mut img, &mut rng, &mut Scratch::default()).unwrap();
         assert_eq!(img.plane(0), img.plane(2));
+    }
+
+    #[test]
+    fn pad_to_centres_the_image_on_zeros() {
+        let mut img = gradient(1, 2, 2);
+        let orig = img.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        apply_step(&Augment::PadTo(4), &mut img, &mut rng, &mut Scratch::default()).unwrap();
+        assert_eq!((img.height, img.width), (4, 4));
+        assert_eq!(&img.data[5..7], &orig.data[0..2]);
+        assert_eq!(&img.data[9..11], &orig.data[2..4]);
+        assert_eq!(img.data.iter().filter(|v| **v == 0.0).count(), 12 + orig.data.iter().filter(|v| **v == 0.0).count());
+        let before = img.clone();
+        apply_step(&Augment::PadTo(3), &mut img, &mut rng, &mut Scratch::default()).unwrap();
+        assert_eq!(img, before);
     }
 
     #[test]

@@ -28,6 +28,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Profile {
+    /// Every image of every class (capped at `n_max` when set): for sources that are already
+    /// long-tailed (ImageNet-LT, Places-LT, iNaturalist), so they get a split lock too.
+    KeepAll,
     Exponential,
     /// `minority_fraction` of the classes (the last ones) are minority classes (0.5 in LDAM).
     Step { minority_fraction: f64 },
@@ -80,6 +83,12 @@ pub fn class_targets(profile: Profile, imbalance_factor: f64, n_max: usize, clas
     }
     let ratio = 1.0 / imbalance_factor;
     Ok(match profile {
+        Profile::KeepAll => {
+            return Err(Error::invalid(
+                "long-tail profile",
+                "keep_all takes each class's own count; it has no per-class targets of its own",
+            ))
+        }
         Profile::Exponential if classes == 1 => vec![n_max],
         Profile::Exponential => (0..classes)
             .map(|i| (n_max as f64 * ratio.powf(i as f64 / (classes as f64 - 1.0))) as usize)
@@ -106,7 +115,10 @@ pub fn long_tail_indices(dataset: &Dataset, spec: &LongTailSpec) -> Result<(Vec<
     }
     let largest = by_class.iter().map(Vec::len).max().unwrap_or(0);
     let n_max = spec.n_max.unwrap_or(largest);
-    let targets = class_targets(spec.profile, spec.imbalance_factor, n_max, classes)?;
+    let targets = match spec.profile {
+        Profile::KeepAll => by_class.iter().map(|m| m.len().min(n_max)).collect(),
+        profile => class_targets(profile, spec.imbalance_factor, n_max, classes)?,
+    };
     let mut kept = Vec::with_capacity(targets.iter().sum());
     for (class, (members, &want)) in by_class.iter_mut().zip(&targets).enumerate() {
         if members.len() < want {
