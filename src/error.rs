@@ -42,6 +42,16 @@ pub enum Error {
     /// Two results, or a lock file and a dataset, come from different long-tail splits.
     #[error("long-tail split mismatch: {message}\n  fix: {fix}")]
     SplitMismatch { message: String, fix: String },
+
+    // ---- running: the stage store, run state (src/store/layout.rs, src/runner/) ----
+    /// The store under `.ssdlt/` cannot be used as needed (a missing input output, a reserved
+    /// file name, an unwritable folder).
+    #[error("{path}: {message}\n  fix: {fix}")]
+    Store { path: PathBuf, message: String, fix: String },
+
+    /// A stage failed while running; `source` says how.
+    #[error("stage `{stage}` ({fingerprint}) failed: {source}")]
+    Stage { stage: String, fingerprint: String, source: Box<Error> },
 }
 
 impl Error {
@@ -63,7 +73,7 @@ impl Error {
                 | Error::DataRecord { .. }
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
-        )
+        ) || matches!(self, Error::Stage { source, .. } if source.is_usage())
     }
 
     /// A bad record of a dataset file (data section).

@@ -19,3 +19,5 @@ mod data_augment;
 mod data_long_tail;
 mod data_samplers;
 mod data_sources;
+mod pipeline_incremental;
+mod pipeline_run;

@@ -4,6 +4,9 @@
 mod bench;
 mod demo;
 mod info;
+pub mod plan;
+pub mod progress;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 
