@@ -49,6 +49,16 @@ pub enum Error {
     /// (`stages.ce.epochs`, empty for the whole file).
     #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, fix))]
     Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, fix: String },
+
+    // ---- running: the stage store, run state (src/store/layout.rs, src/runner/) ----
+    /// The store under `.ssdlt/` cannot be used as needed (a missing input output, a reserved
+    /// file name, an unwritable folder).
+    #[error("{path}: {message}\n  fix: {fix}")]
+    Store { path: PathBuf, message: String, fix: String },
+
+    /// A stage failed while running; `source` says how.
+    #[error("stage `{stage}` ({fingerprint}) failed: {source}")]
+    Stage { stage: String, fingerprint: String, source: Box<Error> },
 }
 
 impl Error {
@@ -71,7 +81,7 @@ impl Error {
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
                 | Error::Spec { .. }
-        )
+        ) || matches!(self, Error::Stage { source, .. } if source.is_usage())
     }
 
     /// A bad record of a dataset file (data section).

@@ -27,3 +27,5 @@ mod pipeline_files;
 mod pipeline_spec;
 mod data_spec;
 mod data_stream;
+mod pipeline_incremental;
+mod pipeline_run;

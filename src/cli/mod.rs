@@ -8,6 +8,9 @@ mod data;
 mod demo;
 mod graph;
 mod info;
+pub mod plan;
+pub mod progress;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 

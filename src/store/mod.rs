@@ -1,8 +1,11 @@
 //! Stored formats: safetensors checkpoints, the Arrow IPC files of soft labels, predictions and
-//! metrics, and the checksummed part folders of the per-sample caches.
+//! metrics, the checksummed part folders of the per-sample caches, and the `.ssdlt/` stage store
+//! with its run state and run records.
 
 pub mod arrow_io;
 pub mod checkpoint;
 pub mod checksummed;
 pub mod metrics;
+pub mod layout;
+pub mod runs;
 pub mod soft_labels;
