@@ -121,3 +121,20 @@ fn calibrating_a_missing_head_is_an_error_that_lists_the_heads() {
     assert!(err.is_usage());
     assert!(err.to_string().contains("fc_soft") && err.to_string().contains("its heads: fc"), "{err}");
 }
+
+#[test]
+fn lws_with_zero_epochs_is_a_usage_error() {
+    let dev = common::cpu();
+    let scratch = Scratch::new("zero-epochs");
+    let data = synthetic_data(&[12, 7, 4, 3], 2);
+    let teacher_dir = scratch.fresh_dir("teacher");
+    save_random_model(&dev, &teacher_dir, &["fc"], "fc", 3, &data.lock.fingerprint);
+    let out = scratch.fresh_dir("out");
+    let inputs = [input("teacher", "train", "fp", &teacher_dir)];
+    let counters = StageCounters::default();
+    let run = Run { dev: &dev, data: &data, name: "lws0", inputs: &inputs, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let mut s = spec(CalibrationMethod::Lws, None);
+    s.epochs = 0;
+    let err = calibrate::run(&s, &run.context()).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("`epochs` must be at least 1"), "{err}");
+}
