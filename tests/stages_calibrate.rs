@@ -138,3 +138,35 @@ fn lws_with_zero_epochs_is_a_usage_error() {
     let err = calibrate::run(&s, &run.context()).unwrap_err();
     assert!(err.is_usage() && err.to_string().contains("`epochs` must be at least 1"), "{err}");
 }
+
+#[test]
+fn lws_on_a_model_trained_on_a_long_tail_raises_the_scales_of_rare_classes() {
+    use ssdlt::nn::{ClassificationTrainer, LrSchedule, Network, SgdConfig};
+    let dev = common::cpu();
+    let scratch = Scratch::new("lws-rebalance");
+    let data = synthetic_data(&[48, 16, 6, 2], 2);
+    // Plain CE on instance-balanced batches: the head leans to the frequent classes.
+    let config = ssdlt::nn::NetworkConfig::classifier(ssdlt::nn::Arch::cifar(8), 1, CLASSES);
+    let net = Network::new(&dev, config, 4).unwrap();
+    let steps = 24;
+    let mut trainer = ClassificationTrainer::new(&dev, net, "fc", SgdConfig::default(), LrSchedule::constant(0.05), 1).unwrap();
+    let pipeline = data.eval_pipeline();
+    for step in 0..steps {
+        let indices: Vec<usize> = (0..16).map(|i| (step * 16 + i * 7) % data.train.len()).collect();
+        let batch = ssdlt::data::augment::assemble_batch(&data.train, &indices, &pipeline, 0, 0, 0).unwrap();
+        trainer.step(&dev, &batch.data, batch.shape, &batch.labels).unwrap();
+    }
+    let teacher_dir = scratch.fresh_dir("teacher");
+    ssdlt::stages::model_io::save_model(&teacher_dir, &trainer.net, "fc", &data.lock.fingerprint).unwrap();
+    let out = scratch.fresh_dir("out");
+    let inputs = [input("ce", "train", "fp-ce", &teacher_dir)];
+    let counters = StageCounters::default();
+    let run = Run { dev: &dev, data: &data, name: "ce_lws", inputs: &inputs, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let mut s = spec(CalibrationMethod::Lws, None);
+    s.epochs = 4;
+    calibrate::run(&s, &run.context()).unwrap();
+    let scales: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(LWS_SCALES_FILE)).unwrap()).unwrap();
+    let scales: Vec<f64> = scales["scales"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    eprintln!("LWS scales by class (48, 16, 6, 2 images): {scales:?}");
+    assert!(scales[1..].iter().all(|&s| s > scales[0]), "the most frequent class should get the smallest scale: {scales:?}");
+}
