@@ -170,3 +170,44 @@ fn lws_on_a_model_trained_on_a_long_tail_raises_the_scales_of_rare_classes() {
     eprintln!("LWS scales by class (48, 16, 6, 2 images): {scales:?}");
     assert!(scales[1..].iter().all(|&s| s > scales[0]), "the most frequent class should get the smallest scale: {scales:?}");
 }
+
+/// Progress that "kills" the run (panics) when epoch 2 begins, after epoch 1's checkpoint.
+struct KillAtEpoch2;
+
+impl ssdlt::stages::StageProgress for KillAtEpoch2 {
+    fn begin(&self, phase: &str, _: u64) {
+        assert!(!phase.contains("epoch 2/"), "killed at {phase}");
+    }
+    fn advance(&self, _: u64, _: &[(&str, f64)]) {}
+    fn finish(&self, _: &str) {}
+    fn note(&self, _: &str) {}
+}
+
+#[test]
+fn a_killed_calibration_resumes_from_its_epoch_checkpoint_bit_identical() {
+    let dev = common::cpu();
+    let data = synthetic_data(&[12, 7, 4, 3], 2);
+    let mut s = spec(CalibrationMethod::Crt, None);
+    s.epochs = 3;
+    let run_with = |scratch: &Scratch, progress: &dyn ssdlt::stages::StageProgress| {
+        let teacher_dir = scratch.root.join("teacher");
+        if !teacher_dir.exists() {
+            save_random_model(&dev, &scratch.fresh_dir("teacher"), &["fc"], "fc", 3, &data.lock.fingerprint);
+        }
+        let out = scratch.fresh_dir("out");
+        let inputs = [input("teacher", "train", "fp", &teacher_dir)];
+        let counters = StageCounters::default();
+        let run = Run { dev: &dev, data: &data, name: "crt", inputs: &inputs, out_dir: &out, scratch, progress, counters: &counters };
+        calibrate::run(&s, &run.context()).map(|_| (load_model(&dev, &out).unwrap().0, counters.trained_samples.load(std::sync::atomic::Ordering::Relaxed)))
+    };
+    let straight = Scratch::new("resume-straight");
+    let (want, all) = run_with(&straight, &NoProgress).unwrap();
+    let killed = Scratch::new("resume-killed");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_with(&killed, &KillAtEpoch2)));
+    assert!(outcome.is_err(), "the run was not killed");
+    let notes = crate::stages_fixtures::Notes::default();
+    let (got, rest) = run_with(&killed, &notes).unwrap();
+    assert_eq!(rest * 3, all * 2, "the resumed run trains only epochs 2 and 3");
+    assert!(notes.0.lock().unwrap().iter().any(|n| n.contains("resuming after epoch 1/3")));
+    assert_eq!(state_bits(&got), state_bits(&want));
+}
