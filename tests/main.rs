@@ -23,3 +23,4 @@ mod stages_fixtures;
 mod stages_calibrate;
 mod stages_soft_labels;
 mod stages_evaluate;
+mod stages_wgpu;
