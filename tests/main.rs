@@ -29,3 +29,4 @@ mod data_spec;
 mod data_stream;
 mod pipeline_incremental;
 mod pipeline_run;
+mod stages_wgpu;

@@ -121,3 +121,93 @@ fn calibrating_a_missing_head_is_an_error_that_lists_the_heads() {
     assert!(err.is_usage());
     assert!(err.to_string().contains("fc_soft") && err.to_string().contains("its heads: fc"), "{err}");
 }
+
+#[test]
+fn lws_with_zero_epochs_is_a_usage_error() {
+    let dev = common::cpu();
+    let scratch = Scratch::new("zero-epochs");
+    let data = synthetic_data(&[12, 7, 4, 3], 2);
+    let teacher_dir = scratch.fresh_dir("teacher");
+    save_random_model(&dev, &teacher_dir, &["fc"], "fc", 3, &data.lock.fingerprint);
+    let out = scratch.fresh_dir("out");
+    let inputs = [input("teacher", "train", "fp", &teacher_dir)];
+    let counters = StageCounters::default();
+    let run = Run { dev: &dev, data: &data, name: "lws0", inputs: &inputs, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let mut s = spec(CalibrationMethod::Lws, None);
+    s.epochs = 0;
+    let err = calibrate::run(&s, &run.context()).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("`epochs` must be at least 1"), "{err}");
+}
+
+#[test]
+fn lws_on_a_model_trained_on_a_long_tail_raises_the_scales_of_rare_classes() {
+    use ssdlt::nn::{ClassificationTrainer, LrSchedule, Network, SgdConfig};
+    let dev = common::cpu();
+    let scratch = Scratch::new("lws-rebalance");
+    let data = synthetic_data(&[48, 16, 6, 2], 2);
+    // Plain CE on instance-balanced batches: the head leans to the frequent classes.
+    let config = ssdlt::nn::NetworkConfig::classifier(ssdlt::nn::Arch::cifar(8), 1, CLASSES);
+    let net = Network::new(&dev, config, 4).unwrap();
+    let steps = 24;
+    let mut trainer = ClassificationTrainer::new(&dev, net, "fc", SgdConfig::default(), LrSchedule::constant(0.05), 1).unwrap();
+    let pipeline = data.eval_pipeline();
+    for step in 0..steps {
+        let indices: Vec<usize> = (0..16).map(|i| (step * 16 + i * 7) % data.train.len()).collect();
+        let batch = ssdlt::data::augment::assemble_batch(&data.train, &indices, &pipeline, 0, 0, 0).unwrap();
+        trainer.step(&dev, &batch.data, batch.shape, &batch.labels).unwrap();
+    }
+    let teacher_dir = scratch.fresh_dir("teacher");
+    ssdlt::stages::model_io::save_model(&teacher_dir, &trainer.net, "fc", &data.lock.fingerprint).unwrap();
+    let out = scratch.fresh_dir("out");
+    let inputs = [input("ce", "train", "fp-ce", &teacher_dir)];
+    let counters = StageCounters::default();
+    let run = Run { dev: &dev, data: &data, name: "ce_lws", inputs: &inputs, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let mut s = spec(CalibrationMethod::Lws, None);
+    s.epochs = 4;
+    calibrate::run(&s, &run.context()).unwrap();
+    let scales: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(LWS_SCALES_FILE)).unwrap()).unwrap();
+    let scales: Vec<f64> = scales["scales"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    eprintln!("LWS scales by class (48, 16, 6, 2 images): {scales:?}");
+    assert!(scales[1..].iter().all(|&s| s > scales[0]), "the most frequent class should get the smallest scale: {scales:?}");
+}
+
+/// Progress that "kills" the run (panics) when epoch 2 begins, after epoch 1's checkpoint.
+struct KillAtEpoch2;
+
+impl ssdlt::stages::StageProgress for KillAtEpoch2 {
+    fn begin(&self, phase: &str, _: u64) {
+        assert!(!phase.contains("epoch 2/"), "killed at {phase}");
+    }
+    fn advance(&self, _: u64, _: &[(&str, f64)]) {}
+    fn finish(&self, _: &str) {}
+    fn note(&self, _: &str) {}
+}
+
+#[test]
+fn a_killed_calibration_resumes_from_its_epoch_checkpoint_bit_identical() {
+    let dev = common::cpu();
+    let data = synthetic_data(&[12, 7, 4, 3], 2);
+    let mut s = spec(CalibrationMethod::Crt, None);
+    s.epochs = 3;
+    let run_with = |scratch: &Scratch, progress: &dyn ssdlt::stages::StageProgress| {
+        let teacher_dir = scratch.root.join("teacher");
+        if !teacher_dir.exists() {
+            save_random_model(&dev, &scratch.fresh_dir("teacher"), &["fc"], "fc", 3, &data.lock.fingerprint);
+        }
+        let out = scratch.fresh_dir("out");
+        let inputs = [input("teacher", "train", "fp", &teacher_dir)];
+        let counters = StageCounters::default();
+        let run = Run { dev: &dev, data: &data, name: "crt", inputs: &inputs, out_dir: &out, scratch, progress, counters: &counters };
+        calibrate::run(&s, &run.context()).map(|_| (load_model(&dev, &out).unwrap().0, counters.trained_samples.load(std::sync::atomic::Ordering::Relaxed)))
+    };
+    let straight = Scratch::new("resume-straight");
+    let (want, all) = run_with(&straight, &NoProgress).unwrap();
+    let killed = Scratch::new("resume-killed");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_with(&killed, &KillAtEpoch2)));
+    assert!(outcome.is_err(), "the run was not killed");
+    let notes = crate::stages_fixtures::Notes::default();
+    let (got, rest) = run_with(&killed, &notes).unwrap();
+    assert_eq!(rest * 3, all * 2, "the resumed run trains only epochs 2 and 3");
+    assert!(notes.0.lock().unwrap().iter().any(|n| n.contains("resuming after epoch 1/3")));
+    assert_eq!(state_bits(&got), state_bits(&want));
+}

@@ -98,3 +98,16 @@ fn re_evaluating_an_unchanged_model_with_3_changed_test_samples_predicts_exactly
     let (_, predicted, _) = evaluate_on(&scratch, &changed, inputs);
     assert_eq!(predicted, 3);
 }
+
+#[test]
+fn zero_ece_bins_is_a_usage_error() {
+    let data = synthetic_data(&[12, 7, 4, 3], 1);
+    let scratch = Scratch::new("eval-bins");
+    let inputs = models(&scratch, &data);
+    let dev = common::cpu();
+    let out = scratch.fresh_dir("out");
+    let counters = StageCounters::default();
+    let run = Run { dev: &dev, data: &data, name: "eval", inputs: &inputs, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let err = evaluate::run(&EvaluateSpec { ece_bins: 0, ..spec() }, &run.context()).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("ece_bins"), "{err}");
+}

@@ -186,3 +186,21 @@ fn writing_a_set_with_rows_of_the_wrong_width_is_refused() {
     let err = write_soft_labels(&scratch.root.join("x.arrow"), &set).unwrap_err().to_string();
     assert!(err.contains("row 0"), "{err}");
 }
+
+#[test]
+fn a_top_k_above_the_class_count_or_a_non_model_input_is_a_usage_error() {
+    let data = synthetic_data(&[6, 4, 3, 2], 1);
+    let scratch = with_teacher("bad-params", &data);
+    let dev = common::cpu();
+    let out = scratch.fresh_dir("out");
+    let counters = StageCounters::default();
+    let teacher = [input("teacher", "train", "fp", &scratch.root.join("teacher"))];
+    let run = Run { dev: &dev, data: &data, name: "soft", inputs: &teacher, out_dir: &out, scratch: &scratch, progress: &NoProgress, counters: &counters };
+    let err = soft_labels::run(&spec(Some(CLASSES + 1), 1), &run.context()).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("top_k = 5"), "{err}");
+    let wrong = [input("other", "soft_labels", "fp", &out)];
+    let run = Run { inputs: &wrong, ..run };
+    let err = soft_labels::run(&spec(None, 1), &run.context()).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("must name a train or calibrate stage"), "{err}");
+    assert_eq!(counters.teacher_forward_samples.load(Ordering::Relaxed), 0);
+}

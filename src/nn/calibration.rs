@@ -173,6 +173,37 @@ impl FrozenBackboneTrainer {
         Ok(Some(StepLog { step, lr, loss: self.loss.to_vec()[0], correct: self.correct.to_vec_u32()[0], batch: n }))
     }
 
+    /// The trained parameters (the scales, or the head's weight and bias), in state_dict order.
+    fn trained_params(&self) -> Vec<&Param> {
+        match &self.scales {
+            Some(scales) => vec![&scales.param],
+            None => self.net.heads[self.head].params(),
+        }
+    }
+
+    /// (name, value, SGD momentum) of every trained parameter: with [`Self::steps_done`], all
+    /// a resumed run needs (the backbone is frozen, so nothing else changes).
+    pub fn trained_state(&self) -> Vec<(String, Vec<f32>, Vec<f32>)> {
+        self.trained_params().iter().map(|p| (p.name.clone(), p.value.to_vec(), p.velocity.to_vec())).collect()
+    }
+
+    /// Restores what [`Self::trained_state`] returned after `steps_done` steps.
+    pub fn restore(&mut self, state: &[(String, Vec<f32>, Vec<f32>)], steps_done: usize) -> Result<()> {
+        let params = self.trained_params();
+        if params.len() != state.len() {
+            return Err(Error::invalid("calibration checkpoint", format!("{} trained tensors, the checkpoint has {}", params.len(), state.len())));
+        }
+        for (p, (name, value, velocity)) in params.iter().zip(state) {
+            if &p.name != name || value.len() != p.len() || velocity.len() != p.len() {
+                return Err(Error::invalid("calibration checkpoint", format!("`{name}` ({} values) does not match `{}` ({} values)", value.len(), p.name, p.len())));
+            }
+            p.value.write(value);
+            p.velocity.write(velocity);
+        }
+        self.step = steps_done;
+        Ok(())
+    }
+
     /// The learned scales (LWS), or None.
     pub fn scale_values(&self) -> Option<Vec<f32>> {
         self.scales.as_ref().map(|s| s.param.value.to_vec())

@@ -11,10 +11,13 @@
 //! Class-balanced epochs are `max_c n_c * C` draws long, as the decoupling code's class-aware
 //! sampler; the rate follows `schedule` once per epoch. The output model keeps every head and
 //! the default head of the input, so a student calibrated on `fc_soft` is still evaluated on it.
+//! After every epoch the trained tensors, their SGD momentum and the history go to
+//! `ctx.resume_dir` (`calibrate_checkpoint.json`); a killed run resumes from there and ends
+//! bit-identical to an uninterrupted one.
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::inputs::{model_input, sampler_kind_of, schedule_of, sgd_of, stage_seed};
 use super::model_io::{load_model, save_model};
@@ -32,8 +35,26 @@ use crate::store::checksummed::write_atomically;
 /// The learned LWS scales, beside the folded model.
 pub const LWS_SCALES_FILE: &str = "lws_scales.json";
 
+/// The epoch checkpoint in `ctx.resume_dir`.
+pub const CHECKPOINT_FILE: &str = "calibrate_checkpoint.json";
+/// Bumped when the checkpoint layout changes (an older one is then ignored, not resumed).
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// What a killed calibration resumes from: the trained tensors (values and SGD momentum as
+/// f32 bit patterns, so the resumed run is bit-identical) after `epochs_done` epochs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Checkpoint {
+    version: u32,
+    method: CalibrationMethod,
+    head: String,
+    epochs_done: usize,
+    steps_done: usize,
+    tensors: Vec<(String, Vec<u32>, Vec<u32>)>,
+    history: Vec<CalibrationEpoch>,
+}
+
 /// One epoch of calibration training in `history.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CalibrationEpoch {
     pub epoch: usize,
     /// Mean cross-entropy over the logged steps (every step on cpu, every 10th on wgpu).
@@ -133,8 +154,17 @@ fn train(spec: &CalibrateSpec, ctx: &StageContext, mut net: Network, head_name: 
     let mut trainer = FrozenBackboneTrainer::new(dev, net, head_name, target, sgd, schedule, log_every)?;
     let pipeline = ctx.data.train_pipeline(&spec.augment());
     let views = [(&pipeline, QUERY_VIEW)];
+    let checkpoint_path = ctx.resume_dir.join(CHECKPOINT_FILE);
     let mut history = Vec::with_capacity(spec.epochs);
-    for epoch in 0..spec.epochs {
+    let mut start_epoch = 0;
+    if let Some(cp) = read_checkpoint(ctx, &checkpoint_path, spec, head_name) {
+        let tensors: Vec<(String, Vec<f32>, Vec<f32>)> = cp.tensors.iter().map(|(n, v, m)| (n.clone(), v.iter().map(|b| f32::from_bits(*b)).collect(), m.iter().map(|b| f32::from_bits(*b)).collect())).collect();
+        trainer.restore(&tensors, cp.steps_done)?;
+        start_epoch = cp.epochs_done;
+        history = cp.history;
+        ctx.progress.note(&format!("`{}`: resuming after epoch {start_epoch}/{} from {}", ctx.name, spec.epochs, checkpoint_path.display()));
+    }
+    for epoch in start_epoch..spec.epochs {
         let order = sampler.epoch(epoch as u64);
         let epoch_start = Instant::now();
         ctx.progress.begin(&format!("{} epoch {}/{}", ctx.name, epoch + 1, spec.epochs), steps_per_epoch as u64);
@@ -172,8 +202,18 @@ fn train(spec: &CalibrateSpec, ctx: &StageContext, mut net: Network, head_name: 
             images_per_s: images as f64 / wall_s.max(1e-9),
             wall_s,
         };
-        ctx.progress.finish(&epoch_line(&record));
         history.push(record);
+        let cp = Checkpoint {
+            version: CHECKPOINT_VERSION,
+            method: spec.method,
+            head: head_name.to_string(),
+            epochs_done: epoch + 1,
+            steps_done: trainer.steps_done(),
+            tensors: trainer.trained_state().into_iter().map(|(n, v, m)| (n, v.iter().map(|x| x.to_bits()).collect(), m.iter().map(|x| x.to_bits()).collect())).collect(),
+            history: history.clone(),
+        };
+        write_atomically(&checkpoint_path, serde_json::to_string(&cp).expect("checkpoint serializes").as_bytes())?;
+        ctx.progress.finish(&epoch_line(history.last().expect("just pushed")));
     }
     let scales = trainer.scale_values();
     let net = trainer.into_network()?;
@@ -192,6 +232,23 @@ fn train(spec: &CalibrateSpec, ctx: &StageContext, mut net: Network, head_name: 
         metrics.push(("train_acc".to_string(), a));
     }
     Ok((net, summary, history, metrics))
+}
+
+/// The checkpoint of an earlier, killed run of this stage, when there is a usable one (an
+/// unreadable or foreign one is noted and ignored: the stage then starts over).
+fn read_checkpoint(ctx: &StageContext, path: &std::path::Path, spec: &CalibrateSpec, head: &str) -> Option<Checkpoint> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str::<Checkpoint>(&text) {
+        Ok(cp) if cp.version == CHECKPOINT_VERSION && cp.method == spec.method && cp.head == head && cp.epochs_done <= spec.epochs && cp.history.len() == cp.epochs_done => Some(cp),
+        Ok(_) => {
+            ctx.progress.note(&format!("{}: checkpoint of other settings or version; starting over", path.display()));
+            None
+        }
+        Err(e) => {
+            ctx.progress.note(&format!("{}: unreadable checkpoint ({e}); starting over", path.display()));
+            None
+        }
+    }
 }
 
 fn epoch_line(e: &CalibrationEpoch) -> String {

@@ -73,17 +73,16 @@ impl EvaluationReport {
 
     /// The long `metrics.arrow` table (layout in the module docs).
     pub fn write_arrow(&self, path: &Path) -> Result<()> {
-        let (mut model, mut head, mut metric) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut class, mut predicted, mut value): (Vec<Option<u32>>, Vec<Option<u32>>, Vec<Option<f64>>) = (Vec::new(), Vec::new(), Vec::new());
+        let mut t = LongTable::default();
         for r in &self.results {
             let m = &r.metrics;
             let mut push = |name: &str, c: Option<u32>, p: Option<u32>, v: Option<f64>| {
-                model.push(r.model.clone());
-                head.push(r.head.clone());
-                metric.push(name.to_string());
-                class.push(c);
-                predicted.push(p);
-                value.push(v);
+                t.model.push(r.model.clone());
+                t.head.push(r.head.clone());
+                t.metric.push(name.to_string());
+                t.class.push(c);
+                t.predicted.push(p);
+                t.value.push(v);
             };
             for (name, v) in [("top1", Some(m.top1)), ("top5", Some(m.top5)), ("many", m.many), ("medium", m.medium), ("few", m.few), ("ece", Some(m.ece)), ("nll", Some(m.nll)), ("samples", Some(m.samples as f64))] {
                 push(name, None, None, v);
@@ -92,9 +91,9 @@ impl EvaluationReport {
                 push("class_accuracy", Some(c as u32), None, *acc);
                 push("class_samples", Some(c as u32), None, Some(*n as f64));
             }
-            for (t, row) in m.confusion.iter().enumerate() {
+            for (true_class, row) in m.confusion.iter().enumerate() {
                 for (p, &count) in row.iter().enumerate() {
-                    push("confusion", Some(t as u32), Some(p as u32), Some(count as f64));
+                    push("confusion", Some(true_class as u32), Some(p as u32), Some(count as f64));
                 }
             }
         }
@@ -108,15 +107,26 @@ impl EvaluationReport {
         ])
         .with_metadata(metadata_map(&[(FORMAT_KEY, "metrics".to_string()), (VERSION_KEY, METRICS_SCHEMA_VERSION.to_string())]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(model)),
-            Arc::new(StringArray::from(head)),
-            Arc::new(StringArray::from(metric)),
-            Arc::new(UInt32Array::from(class)),
-            Arc::new(UInt32Array::from(predicted)),
-            Arc::new(Float64Array::from(value)),
+            Arc::new(StringArray::from(t.model)),
+            Arc::new(StringArray::from(t.head)),
+            Arc::new(StringArray::from(t.metric)),
+            Arc::new(UInt32Array::from(t.class)),
+            Arc::new(UInt32Array::from(t.predicted)),
+            Arc::new(Float64Array::from(t.value)),
         ];
         super::checksummed::write_atomically(path, &encode_ipc(schema, columns, path)?)
     }
+}
+
+/// The columns of `metrics.arrow` while they are filled.
+#[derive(Default)]
+struct LongTable {
+    model: Vec<String>,
+    head: Vec<String>,
+    metric: Vec<String>,
+    class: Vec<Option<u32>>,
+    predicted: Vec<Option<u32>>,
+    value: Vec<Option<f64>>,
 }
 
 /// One row of `predictions.arrow`.

@@ -188,3 +188,43 @@ pub fn read_soft_labels(path: &std::path::Path) -> crate::Result<SoftLabelSet> {
     let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
     decode_soft_labels(&bytes, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn set() -> SoftLabelSet {
+        let row = |id: &str, view: u32, classes: Vec<u32>, probs: Vec<f32>| SoftLabelRow { id: id.into(), hash: ContentHash::of(id.as_bytes()), view, classes, probs };
+        SoftLabelSet {
+            temperature: 2.0,
+            k: 2,
+            num_classes: 3,
+            teacher_fingerprint: "teacher-fp".into(),
+            views: 2,
+            rows: vec![row("a", 0, vec![2, 0], vec![0.7, 0.2]), row("a", 1, vec![1, 2], vec![0.5, 0.5]), row("b", 0, vec![0, 1], vec![0.9, 0.05])],
+        }
+    }
+
+    #[test]
+    fn a_soft_label_set_round_trips_through_arrow_ipc_bytes() {
+        let bytes = encode_soft_labels(&set(), Path::new("mem.arrow")).unwrap();
+        assert_eq!(decode_soft_labels(&bytes, Path::new("mem.arrow")).unwrap(), set());
+        let empty = SoftLabelSet { rows: Vec::new(), ..set() };
+        assert_eq!(decode_soft_labels(&encode_soft_labels(&empty, Path::new("e")).unwrap(), Path::new("e")).unwrap(), empty);
+    }
+
+    #[test]
+    fn another_schema_version_is_refused_with_the_file_name() {
+        let mut schema = soft_labels_schema(&set());
+        schema.metadata.insert(keys::SCHEMA_VERSION.to_string(), "99".to_string());
+        let columns = {
+            let bytes = encode_soft_labels(&set(), Path::new("x")).unwrap();
+            let (_, batches) = crate::store::arrow_io::decode_ipc(&bytes, Path::new("x")).unwrap();
+            batches[0].columns().to_vec()
+        };
+        let bytes = crate::store::arrow_io::encode_ipc(schema, columns, Path::new("x")).unwrap();
+        let err = decode_soft_labels(&bytes, Path::new("old/soft_labels.arrow")).unwrap_err().to_string();
+        assert!(err.contains("old/soft_labels.arrow") && err.contains("schema version 99"), "{err}");
+    }
+}
