@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 pub mod model_io;
+pub mod train;
 
+use crate::error::{Error, Result};
 use crate::kernels::Device;
 use crate::spec::dataset::LoadedData;
+use crate::spec::stages::StageSpec;
 
 /// File names inside a stage's output folder.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -103,4 +106,12 @@ pub struct StageReport {
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Samples per second of the stage's main loop, when it has one.
     pub images_per_s: Option<f64>,
+}
+
+/// Runs one stage of kind `spec.kind()` (the registry the runner calls).
+pub fn run_stage(spec: &StageSpec, ctx: &StageContext) -> Result<StageReport> {
+    match spec {
+        StageSpec::Train(_) => train::run(spec, ctx),
+        other => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("kind `{}` is not built into this ssdlt", other.kind()))),
+    }
 }
