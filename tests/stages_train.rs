@@ -227,7 +227,7 @@ fn two_view_step(dev: &Device, t: &mut MultiLossTrainer, seed: u64, labels: &[u3
 }
 
 /// InfoNCE of q against its key and the queue, leaving out same-class keys when `mask`.
-fn moco_reference(q: &[f32], k: &[f32], queue: &[f32], queue_labels: &[u32], labels: &[u32], dim: usize, t: f64, mask: bool) -> f64 {
+fn moco_reference(q: &[f32], k: &[f32], (queue, queue_labels): (&[f32], &[u32]), labels: &[u32], dim: usize, t: f64, mask: bool) -> f64 {
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>();
     let mut total = 0.0;
     for (i, &y) in labels.iter().enumerate() {
@@ -261,8 +261,8 @@ fn the_contrastive_loss_with_masking_matches_a_cpu_reference() {
     for row in q.chunks(8) {
         assert!((row.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5, "queries are unit vectors");
     }
-    let want = moco_reference(&q, &k, &queue, &queue_labels, &labels, 8, 0.2, true);
-    let unmasked = moco_reference(&q, &k, &queue, &queue_labels, &labels, 8, 0.2, false);
+    let want = moco_reference(&q, &k, (&queue, &queue_labels), &labels, 8, 0.2, true);
+    let unmasked = moco_reference(&q, &k, (&queue, &queue_labels), &labels, 8, 0.2, false);
     let got = term(&log, "contrastive");
     assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "contrastive {got} vs reference {want}");
     assert!((want - unmasked).abs() > 1e-3, "masking matters here: {want} vs {unmasked}");

@@ -250,27 +250,34 @@ fn copy_matching(dev: &Device, target: &mut Network, source: &Network, from: &st
     Ok(fresh_heads)
 }
 
-/// The soft-label rows of one batch as top-k targets.
-fn batch_targets(set: &SoftLabelSet, index: &HashMap<(&str, u32), usize>, dataset: &Dataset, indices: &[usize], view: u32, path: &Path, ids: &mut Vec<u32>, probs: &mut Vec<f32>) -> Result<()> {
-    ids.clear();
-    probs.clear();
-    for &i in indices {
-        let sample = &dataset.samples[i];
+/// A student's soft labels: the set, its row index by (sample id, view), and its file (errors).
+struct SoftLabels<'a> {
+    set: &'a SoftLabelSet,
+    index: HashMap<(&'a str, u32), usize>,
+    path: &'a Path,
+}
+
+impl SoftLabels<'_> {
+    /// The rows of the samples at `indices` for `view`, as `[N, k]` ids and probabilities.
+    fn batch_targets(&self, dataset: &Dataset, indices: &[usize], view: u32, ids: &mut Vec<u32>, probs: &mut Vec<f32>) -> Result<()> {
+        ids.clear();
+        probs.clear();
         let fix = "re-run the soft_labels stage: its labels predate the training data";
-        let row = index.get(&(sample.id.as_str(), view)).map(|&r| &set.rows[r]).ok_or_else(|| Error::File {
-            path: path.to_path_buf(),
-            message: format!("no soft label for training sample `{}` view {view}; {fix}", sample.id),
-        })?;
-        if row.hash != sample.hash {
-            return Err(Error::File { path: path.to_path_buf(), message: format!("the soft label of `{}` was made for other pixels (content hash differs); {fix}", sample.id) });
+        let bad = |message: String| Error::File { path: self.path.to_path_buf(), message };
+        for &i in indices {
+            let sample = &dataset.samples[i];
+            let row = self.index.get(&(sample.id.as_str(), view)).map(|&r| &self.set.rows[r]).ok_or_else(|| bad(format!("no soft label for training sample `{}` view {view}; {fix}", sample.id)))?;
+            if row.hash != sample.hash {
+                return Err(bad(format!("the soft label of `{}` was made for other pixels (content hash differs); {fix}", sample.id)));
+            }
+            if row.classes.len() != self.set.k || row.probs.len() != self.set.k {
+                return Err(bad(format!("the row of `{}` view {view} has {} classes and {} probabilities, k is {}", sample.id, row.classes.len(), row.probs.len(), self.set.k)));
+            }
+            ids.extend_from_slice(&row.classes);
+            probs.extend_from_slice(&row.probs);
         }
-        if row.classes.len() != set.k || row.probs.len() != set.k {
-            return Err(Error::File { path: path.to_path_buf(), message: format!("the row of `{}` view {view} has {} classes and {} probabilities, k is {}", sample.id, row.classes.len(), row.probs.len(), set.k) });
-        }
-        ids.extend_from_slice(&row.classes);
-        probs.extend_from_slice(&row.probs);
+        Ok(())
     }
-    Ok(())
 }
 
 /// The batch plan's seed, epoch and views of epoch `epoch`, and the soft-label view used.
@@ -380,7 +387,7 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
 
     let query_pipeline = data.train_pipeline(&spec.augment());
     let key_pipeline: Option<AugmentPipeline> = losses.contrastive.map(|_| data.train_pipeline(spec.key_augment.as_ref().unwrap_or(&spec.augment())));
-    let soft_index = soft.as_ref().map(|(set, _)| set.index());
+    let soft_labels = soft.as_ref().map(|(set, path)| SoftLabels { set, index: set.index(), path });
     let mut ids = Vec::new();
     let mut probs = Vec::new();
 
@@ -400,12 +407,12 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
         let mut last_lr = trainer.schedule.lr_at(trainer.steps_done()) as f64;
         for_each_batch(&plan, |vb| {
             let q = &vb.views[0];
-            let soft_targets = match (&soft, &soft_index) {
-                (Some((set, path)), Some(index)) => {
-                    batch_targets(set, index, &data.train, &vb.indices, ev.soft_view, path, &mut ids, &mut probs)?;
-                    Some(SoftTargets { k: set.k, ids: &ids, probs: &probs })
+            let soft_targets = match &soft_labels {
+                Some(s) => {
+                    s.batch_targets(&data.train, &vb.indices, ev.soft_view, &mut ids, &mut probs)?;
+                    Some(SoftTargets { k: s.set.k, ids: &ids, probs: &probs })
                 }
-                _ => None,
+                None => None,
             };
             let read_back = vb.index + 1 == steps_per_epoch || (trainer.steps_done() + 1).is_multiple_of(LOG_EVERY);
             let input = StepInput { images: &q.data, shape: q.shape, labels: &q.labels, key_images: vb.views.get(1).map(|k| k.data.as_slice()), soft: soft_targets };
