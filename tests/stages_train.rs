@@ -436,3 +436,66 @@ fn warm_start_continues_from_the_previous_weights() {
     let (after, _) = load_model(&dev, &warm.out()).unwrap();
     assert_eq!(params_by_name(&before), params_by_name(&after));
 }
+
+/// Two steps with all three terms (ce, contrastive, distill) on `dev`: each step's logged terms
+/// and the queue labels after them.
+fn all_terms_run(dev: &Device) -> (Vec<Vec<(&'static str, f32)>>, Vec<u32>) {
+    let config = NetworkConfig::classifier(Arch::cifar(8), 1, CLASSES)
+        .with_head(HeadConfig::projection(PROJECTION_HEAD, 16, 8))
+        .with_head(HeadConfig::linear(SOFT_HEAD, CLASSES));
+    let net = Network::new(dev, config, 21).unwrap();
+    let moco = MocoConfig { queue: 6, temperature: 0.2, momentum: 0.9, mask_same_class: true, weight: 0.5, seed: 4 };
+    let losses = LossConfig {
+        ce: Some(CeConfig { weight: 1.0, adjust: Some(logit_adjustment(&[12, 6, 3], 1.0)) }),
+        contrastive: Some(moco),
+        distill: Some(DistillConfig { temperature: 2.0, weight: 1.0 }),
+    };
+    let mut t = MultiLossTrainer::new(dev, net, &losses, SgdConfig::default(), LrSchedule::constant(0.05)).unwrap();
+    let ids: Vec<u32> = [0, 1, 1, 2, 2, 0, 0, 2].to_vec();
+    let probs = vec![0.6, 0.3, 0.8, 0.1, 0.5, 0.5, 0.9, 0.05];
+    let mut logs = Vec::new();
+    for (step, labels) in [[0u32, 1, 2, 0], [2, 1, 1, 0]].iter().enumerate() {
+        let (x, y) = batch(4, 40 + step as u64, labels);
+        let (k, _) = batch(4, 50 + step as u64, labels);
+        let soft = SoftTargets { k: 2, ids: &ids, probs: &probs };
+        let input = StepInput { images: &x, shape: [4, 1, HW, HW], labels: &y, key_images: Some(&k), soft: Some(soft) };
+        logs.push(t.step(dev, &input, true).unwrap().unwrap().terms);
+    }
+    (logs, t.moco.as_ref().unwrap().queue_labels.to_vec_u32())
+}
+
+#[test]
+fn a_step_with_every_term_on_wgpu_matches_cpu() {
+    let _turn = crate::nn_models::gpu_turn();
+    let (cpu_logs, cpu_queue) = all_terms_run(&common::cpu());
+    let (gpu_logs, gpu_queue) = all_terms_run(&common::gpu());
+    assert_eq!(cpu_queue, gpu_queue);
+    for (c, g) in cpu_logs.iter().zip(&gpu_logs) {
+        for ((name, cv), (_, gv)) in c.iter().zip(g) {
+            assert!((cv - gv).abs() <= 1e-3 * cv.abs().max(1.0), "{name}: cpu {cv}, wgpu {gv}");
+        }
+    }
+}
+
+#[test]
+fn init_takes_another_stages_weights_and_starts_new_heads_fresh() {
+    let data = data();
+    let first = Run::new(&data, scratch("init-first"));
+    first.finish(&spec("epochs: 1\nlosses: [{ce: {}}]"));
+    let mut second = Run::new(&data, scratch("init-second"));
+    second.inputs.push(StageInput { name: "ce".into(), kind: "train", fingerprint: "ce-fp".into(), dir: first.out() });
+    // Learning rate 0: the copied weights stay as they were.
+    second.finish(&spec("epochs: 1\ninit: ce\noptimizer: {sgd: {lr: 0.0}}\nlosses: [{ce: {}}, {contrastive: {queue: 8, hidden: 16, dim: 8}}]\nkey_augment: [hflip]"));
+    assert!(second.notes.0.lock().unwrap().iter().any(|n| n.contains("new head(s) proj")), "{:?}", second.notes.0.lock().unwrap());
+    let dev = common::cpu();
+    let (before, _) = load_model(&dev, &first.out()).unwrap();
+    let (after, _) = load_model(&dev, &second.out()).unwrap();
+    let after = params_by_name(&after);
+    for (name, v) in params_by_name(&before) {
+        assert_eq!(after[&name], v, "`{name}` comes from `init`");
+    }
+    assert!(after.contains_key("proj.0.weight"));
+    let bad = Run::new(&data, scratch("init-missing"));
+    let err = bad.go(&spec("epochs: 1\ninit: ce\nlosses: [{ce: {}}]"), None).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("init: ce"), "{err}");
+}
