@@ -377,13 +377,22 @@ fn a_student_whose_soft_labels_miss_a_sample_names_it() {
 }
 
 #[test]
-fn a_distill_loss_without_its_soft_label_stage_is_a_usage_error() {
+fn bad_losses_and_a_missing_soft_label_stage_are_usage_errors() {
     let data = data();
     let run = Run::new(&data, scratch("distill-no-input"));
     let err = run.go(&spec("epochs: 1\nlosses: [{distill: {from: soft}}]"), None).unwrap_err();
     assert!(err.is_usage() && err.to_string().contains("soft"), "{err}");
     let err = run.go(&spec("epochs: 1\nlosses: [{ce: {}}, {ce: {weight: 2}}]"), None).unwrap_err();
     assert!(err.is_usage() && err.to_string().contains("twice"), "{err}");
+    let err = run.go(&spec("epochs: 1\nlosses: [{ce: {balanced_softmax: true, logit_adjust: 1.0}}]"), None).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("balanced_softmax"), "{err}");
+    let err = run.go(&spec("epochs: 1\nlosses: [{ce: {}}, {contrastive: {momentum: 1.5}}]"), None).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("momentum 1.5"), "{err}");
+    let mut odd_depth = spec("epochs: 1\nlosses: [{ce: {}}]");
+    odd_depth.model = Some("resnet9".into());
+    let err = run.go(&odd_depth, None).unwrap_err();
+    assert!(err.is_usage() && err.to_string().contains("resnet9"), "{err}");
+    assert!(std::fs::read_dir(run.out()).unwrap().next().is_none(), "a rejected stage writes nothing");
 }
 
 const TEACHER: &str = "epochs: 3\nlosses: [{ce: {}}, {contrastive: {queue: 12, momentum: 0.9, hidden: 16, dim: 8}}]\nkey_augment: [{resized_crop: {scale: [0.5, 1.0]}}, hflip]";

@@ -311,8 +311,9 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
     let losses = losses_of(spec, &what)?;
     let classes = data.train.num_classes();
     let [channels, height, width] = data.sample_shape;
-    let arch = Arch::parse(spec.model())?;
-    arch.check_input(channels, height, width)?;
+    let model_what = format!("{what}: model `{}`", spec.model());
+    let arch = Arch::parse(spec.model()).map_err(|e| within(&model_what, e))?;
+    arch.check_input(channels, height, width).map_err(|e| within(&model_what, e))?;
     let batch = spec.batch_size();
     if batch == 0 {
         return Err(Error::invalid(&what, "batch_size must be at least 1"));
@@ -354,7 +355,7 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
     }
 
     let labels = data.train.labels();
-    let sampler = Sampler::new(sampler_kind(&spec.sampler(), epochs), &labels, classes, seed)?;
+    let sampler = Sampler::new(sampler_kind(&spec.sampler(), epochs), &labels, classes, seed).map_err(|e| within(&what, e))?;
     let steps_per_epoch = sampler.epoch_len().div_ceil(batch);
     let OptimizerSpec::Sgd(sgd) = spec.optimizer();
     let schedule = lr_schedule(&spec.schedule(), sgd.lr, epochs, steps_per_epoch);
@@ -367,10 +368,7 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
         contrastive: losses.contrastive.map(|c| MocoConfig { queue: c.queue, temperature: c.temperature, momentum: c.momentum, mask_same_class: c.mask_same_class, weight: c.weight, seed }),
         distill: losses.distill.map(|d| DistillConfig { temperature: d.temperature, weight: d.weight }),
     };
-    let mut trainer = MultiLossTrainer::new(dev, net, &loss_cfg, sgd_cfg, schedule).map_err(|e| match e {
-        Error::Invalid { what: w, message } => Error::invalid(format!("{what}: {w}"), message),
-        other => other,
-    })?;
+    let mut trainer = MultiLossTrainer::new(dev, net, &loss_cfg, sgd_cfg, schedule).map_err(|e| within(&what, e))?;
 
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
@@ -465,6 +463,14 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
     let json = serde_json::to_string_pretty(&history_doc).expect("history serializes");
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
     Ok(TrainOutcome::Finished(report_of(&history_doc.epochs, epochs)))
+}
+
+/// `e` with the stage (and setting) it concerns prefixed to what it names.
+fn within(what: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid { what: w, message } => Error::invalid(format!("{what}: {w}"), message),
+        other => other,
+    }
 }
 
 fn epoch_summary(r: &EpochRecord) -> String {
