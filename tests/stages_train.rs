@@ -446,9 +446,12 @@ fn warm_start_continues_from_the_previous_weights() {
     assert_eq!(params_by_name(&before), params_by_name(&after));
 }
 
+/// The weighted terms a step logged.
+type Terms = Vec<(&'static str, f32)>;
+
 /// Two steps with all three terms (ce, contrastive, distill) on `dev`: each step's logged terms
 /// and the queue labels after them.
-fn all_terms_run(dev: &Device) -> (Vec<Vec<(&'static str, f32)>>, Vec<u32>) {
+fn all_terms_run(dev: &Device) -> (Vec<Terms>, Vec<u32>) {
     let config = NetworkConfig::classifier(Arch::cifar(8), 1, CLASSES)
         .with_head(HeadConfig::projection(PROJECTION_HEAD, 16, 8))
         .with_head(HeadConfig::linear(SOFT_HEAD, CLASSES));
