@@ -14,6 +14,7 @@ mod kernels_pool;
 mod nn_models;
 mod nn_training;
 mod shaders_validate;
+mod stages_train;
 mod cli;
 mod data_augment;
 mod data_long_tail;

@@ -17,6 +17,7 @@ pub mod evaluate;
 pub mod inputs;
 pub mod model_io;
 pub mod soft_labels;
+pub mod train;
 
 use crate::error::{Error, Result};
 use crate::kernels::Device;
@@ -117,6 +118,7 @@ pub fn run_stage(spec: &StageSpec, ctx: &StageContext) -> Result<StageReport> {
         StageSpec::Calibrate(s) => calibrate::run(s, ctx),
         StageSpec::SoftLabels(s) => soft_labels::run(s, ctx),
         StageSpec::Evaluate(s) => evaluate::run(s, ctx),
-        StageSpec::Train(_) | StageSpec::Export(_) => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("kind `{}` has no implementation in this build", spec.kind()))),
+        StageSpec::Train(_) => train::run(spec, ctx),
+        StageSpec::Export(_) => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("kind `{}` has no implementation in this build", spec.kind()))),
     }
 }
