@@ -36,10 +36,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::inputs::{sampler_kind_of, schedule_of, sgd_of, stage_seed};
 use super::model_io::{load_model, save_model};
 use super::{StageContext, StageInput, StageReport, HISTORY_FILE, SOFT_LABELS_FILE};
 use crate::data::augment::{AugmentPipeline, KEY_VIEW, QUERY_VIEW};
-use crate::data::samplers::{Sampler, SamplerKind};
+use crate::data::samplers::Sampler;
 use crate::data::Dataset;
 use crate::dataflow::batches::{for_each_batch, BatchPlan};
 use crate::error::{Error, Result};
@@ -48,8 +49,8 @@ use crate::kernels::Device;
 use crate::nn::distill::{DistillConfig, SoftTargets};
 use crate::nn::moco::MocoConfig;
 use crate::nn::multi_loss::{logit_adjustment, CeConfig, LossConfig, CE_HEAD, PROJECTION_HEAD, SOFT_HEAD};
-use crate::nn::{Arch, BufferValue, Decay, HasState, HeadConfig, LrSchedule, MultiLossTrainer, Network, NetworkConfig, SgdConfig, StateEntry, StateEntryMut, StepInput};
-use crate::spec::stages::{CeLoss, ContrastiveLoss, DataChangePolicy, DistillLoss, LossSpec, OptimizerSpec, SamplerSpec, ScheduleSpec, StageSpec, TrainSpec};
+use crate::nn::{Arch, BufferValue, HasState, HeadConfig, MultiLossTrainer, Network, NetworkConfig, StateEntry, StateEntryMut, StepInput};
+use crate::spec::stages::{CeLoss, ContrastiveLoss, DataChangePolicy, DistillLoss, LossSpec, StageSpec, TrainSpec};
 use crate::store::soft_labels::{read_soft_labels, SoftLabelSet, SOFT_LABEL_EPOCH, SOFT_VIEW_BASE};
 
 /// Optimizer steps between two reads of the step's scalars (the last step of an epoch is
@@ -105,39 +106,6 @@ pub fn run(spec: &StageSpec, ctx: &StageContext) -> Result<StageReport> {
     match train(spec, ctx, None)? {
         TrainOutcome::Finished(report) => Ok(report),
         TrainOutcome::Stopped { epochs_done } => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("stopped after epoch {epochs_done}"))),
-    }
-}
-
-/// The seed a stage trains from: blake3 of the pipeline seed and the stage's name, so stages of
-/// one pipeline differ and one pipeline seed reproduces every stage.
-pub fn stage_seed(pipeline_seed: u64, stage: &str) -> u64 {
-    let mut h = blake3::Hasher::new_derive_key("ssdlt stage seed v1");
-    h.update(&pipeline_seed.to_le_bytes());
-    h.update(stage.as_bytes());
-    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
-}
-
-/// The learning-rate schedule of `spec` for `epochs` epochs of `steps_per_epoch` steps at base
-/// rate `lr` (the rate changes once per epoch, as PyTorch's schedulers stepped per epoch).
-pub fn lr_schedule(spec: &ScheduleSpec, lr: f32, epochs: usize, steps_per_epoch: usize) -> LrSchedule {
-    match spec {
-        ScheduleSpec::Cosine { warmup_epochs, min_lr } => {
-            let mut s = LrSchedule::cosine(lr, epochs, steps_per_epoch).with_warmup(*warmup_epochs);
-            s.decay = Decay::Cosine { min_lr: *min_lr };
-            s
-        }
-        ScheduleSpec::Step { milestones, gamma, warmup_epochs } => LrSchedule::step(lr, milestones.clone(), *gamma, epochs, steps_per_epoch).with_warmup(*warmup_epochs),
-        ScheduleSpec::Constant => LrSchedule { base_lr: lr, decay: Decay::Constant, epochs, steps_per_epoch, warmup_epochs: 0, per_step: false },
-    }
-}
-
-/// The data sampler of `spec` (a progressively balanced one reaches balance at `epochs`).
-pub fn sampler_kind(spec: &SamplerSpec, epochs: usize) -> SamplerKind {
-    match spec {
-        SamplerSpec::InstanceBalanced => SamplerKind::InstanceBalanced,
-        SamplerSpec::ClassBalanced { per_class } => SamplerKind::ClassBalanced { samples_per_class: *per_class },
-        SamplerSpec::SquareRoot => SamplerKind::SquareRoot,
-        SamplerSpec::ProgressivelyBalanced => SamplerKind::ProgressivelyBalanced { total_epochs: epochs.max(1) as u64 },
     }
 }
 
@@ -355,11 +323,10 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
     }
 
     let labels = data.train.labels();
-    let sampler = Sampler::new(sampler_kind(&spec.sampler(), epochs), &labels, classes, seed).map_err(|e| within(&what, e))?;
+    let sampler = Sampler::new(sampler_kind_of(&spec.sampler(), epochs), &labels, classes, seed).map_err(|e| within(&what, e))?;
     let steps_per_epoch = sampler.epoch_len().div_ceil(batch);
-    let OptimizerSpec::Sgd(sgd) = spec.optimizer();
-    let schedule = lr_schedule(&spec.schedule(), sgd.lr, epochs, steps_per_epoch);
-    let sgd_cfg = SgdConfig { momentum: sgd.momentum, weight_decay: sgd.weight_decay, nesterov: sgd.nesterov, decay_norm_and_bias: true };
+    let (base_lr, sgd_cfg) = sgd_of(&spec.optimizer());
+    let schedule = schedule_of(&spec.schedule(), base_lr, epochs, steps_per_epoch);
     let loss_cfg = LossConfig {
         ce: losses.ce.map(|ce| {
             let tau = if ce.balanced_softmax { Some(1.0) } else { ce.logit_adjust };
@@ -493,13 +460,6 @@ fn report_of(history: &[EpochRecord], epochs: usize) -> StageReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stage_seeds_differ_by_name_and_repeat_for_one_name() {
-        assert_eq!(stage_seed(0, "teacher"), stage_seed(0, "teacher"));
-        assert_ne!(stage_seed(0, "teacher"), stage_seed(0, "student"));
-        assert_ne!(stage_seed(0, "teacher"), stage_seed(1, "teacher"));
-    }
 
     #[test]
     fn replayed_views_cycle_over_the_augmented_soft_label_views() {
