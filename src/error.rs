@@ -46,9 +46,10 @@ pub enum Error {
     // ---- pipeline files: parsing, lowering, graph checks (src/spec/, src/plan/) ----
     /// A pipeline file is malformed or inconsistent. `line`/`column` are 1-based (0 when the
     /// problem has no single place, e.g. an unreadable file); `key` is the full key path
-    /// (`stages.ce.epochs`, empty for the whole file).
-    #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, fix))]
-    Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, fix: String },
+    /// (`stages.ce.epochs`, empty for the whole file); `excerpt` shows the line with a caret
+    /// under the column (empty when there is no line to show).
+    #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, excerpt, fix))]
+    Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, excerpt: String, fix: String },
 }
 
 impl Error {

@@ -443,7 +443,7 @@ fn check_exits_2_with_the_located_message_and_the_fix() {
     let (code, stdout, stderr) = ssdlt(&["check", file.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     let want = format!(
-        "error: {}:4:21: unknown key `epoch`, did you mean `epochs`? (at `stages.ce.epoch`)\n  fix: rename `epoch` to `epochs`\n",
+        "error: {}:4:21: unknown key `epoch`, did you mean `epochs`? (at `stages.ce.epoch`)\n  4 |   ce: {{kind: train, epoch: 1, losses: [ce]}}\n    |                     ^^^^^\n  fix: rename `epoch` to `epochs`\n",
         file.display()
     );
     assert_eq!(stderr, want);

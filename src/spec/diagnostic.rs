@@ -85,11 +85,14 @@ pub struct SourceMap {
     /// The file the spec was read from (empty for a spec built in code).
     pub file: PathBuf,
     marks: HashMap<String, Mark>,
+    /// The file's lines, for excerpts.
+    lines: Vec<String>,
 }
 
 impl SourceMap {
-    pub fn build(file: &Path, root: &Node) -> SourceMap {
-        let mut map = SourceMap { file: file.to_path_buf(), marks: HashMap::new() };
+    pub fn build(file: &Path, text: &str, root: &Node) -> SourceMap {
+        let lines = text.lines().map(str::to_string).collect();
+        let mut map = SourceMap { file: file.to_path_buf(), marks: HashMap::new(), lines };
         map.marks.insert(String::new(), root.mark);
         map.walk(root, &mut Vec::new());
         map
@@ -139,19 +142,48 @@ impl SourceMap {
     /// A located spec error about `key` (a key path).
     pub fn error(&self, key: &str, message: impl Into<String>, fix: impl Into<String>) -> Error {
         let mark = self.locate(key).unwrap_or_default();
+        self.error_at(mark, key, message, fix)
+    }
+
+    /// A spec error at `mark` about `key` (a key path).
+    pub fn error_at(&self, mark: Mark, key: &str, message: impl Into<String>, fix: impl Into<String>) -> Error {
+        let excerpt = match mark.line.checked_sub(1).and_then(|i| self.lines.get(i)) {
+            Some(text) => excerpt(text, mark.line, mark.column),
+            None => String::new(),
+        };
         Error::Spec {
             path: self.file.clone(),
             line: mark.line,
             column: mark.column,
             key: key.to_string(),
             message: message.into(),
+            excerpt,
             fix: fix.into(),
         }
     }
 }
 
-/// How `Error::Spec` prints: `file:line:column: message (at `key`)` and the fix.
-pub fn render_spec_error(path: &Path, line: usize, column: usize, key: &str, message: &str, fix: &str) -> String {
+/// Line `line` of a file (`text`) with a caret under `column` and the rest of the word there:
+/// ```text
+///   6 |     epoch: 10
+///     |     ^^^^^
+/// ```
+pub fn excerpt(text: &str, line: usize, column: usize) -> String {
+    let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let start = column.saturating_sub(1);
+    let word = shown
+        .chars()
+        .skip(start)
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ':' | ',' | '}' | ']' | '#'))
+        .count()
+        .max(1);
+    let number = line.to_string();
+    let gutter = " ".repeat(number.len());
+    format!("  {number} | {}\n  {gutter} | {}{}", shown.trim_end(), " ".repeat(start), "^".repeat(word))
+}
+
+/// How `Error::Spec` prints: `file:line:column: message (at `key`)`, the excerpt, the fix.
+pub fn render_spec_error(path: &Path, line: usize, column: usize, key: &str, message: &str, excerpt: &str, fix: &str) -> String {
     let mut out = path.display().to_string();
     if line > 0 {
         out.push_str(&format!(":{line}:{column}"));
@@ -160,6 +192,10 @@ pub fn render_spec_error(path: &Path, line: usize, column: usize, key: &str, mes
     out.push_str(message);
     if !key.is_empty() {
         out.push_str(&format!(" (at `{key}`)"));
+    }
+    if !excerpt.is_empty() {
+        out.push('\n');
+        out.push_str(excerpt);
     }
     if !fix.is_empty() {
         out.push_str("\n  fix: ");
@@ -179,6 +215,12 @@ mod tests {
         assert_eq!(suggest("Train", ["train", "calibrate"]), Some("train"));
         assert_eq!(suggest("soft", ["fc", "fc_soft"]), Some("fc_soft"));
         assert_eq!(suggest("zzz", ["epochs", "model"]), None);
+    }
+
+    #[test]
+    fn an_excerpt_underlines_the_word_at_the_column() {
+        assert_eq!(excerpt("    epoch: 10", 6, 5), "  6 |     epoch: 10\n    |     ^^^^^");
+        assert_eq!(excerpt("a: {b: ten}", 12, 8), "  12 | a: {b: ten}\n     |        ^^^");
     }
 
     #[test]
