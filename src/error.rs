@@ -44,12 +44,10 @@ pub enum Error {
     SplitMismatch { message: String, fix: String },
 
     // ---- pipeline files: parsing, lowering, graph checks (src/spec/, src/plan/) ----
-    /// A pipeline file is malformed or inconsistent. `line`/`column` are 1-based (0 when the
-    /// problem has no single place, e.g. an unreadable file); `key` is the full key path
-    /// (`stages.ce.epochs`, empty for the whole file); `excerpt` shows the line with a caret
-    /// under the column (empty when there is no line to show).
-    #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, excerpt, fix))]
-    Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, excerpt: String, fix: String },
+    /// A pipeline file is malformed or inconsistent: where (file:line:column, the key path),
+    /// what, the line itself and the fix. Boxed to keep `Result`s small.
+    #[error("{0}")]
+    Spec(Box<crate::spec::diagnostic::Diagnostic>),
 }
 
 impl Error {
@@ -71,7 +69,7 @@ impl Error {
                 | Error::DataRecord { .. }
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
-                | Error::Spec { .. }
+                | Error::Spec(_)
         )
     }
 

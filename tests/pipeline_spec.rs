@@ -58,7 +58,7 @@ fn diag(err: Error) -> Diag {
     let shown = err.to_string();
     assert!(err.is_usage(), "spec errors are usage errors: {shown}");
     match err {
-        Error::Spec { line, column, key, message, fix, .. } => Diag { line, column, key, message, fix, shown },
+        Error::Spec(d) => Diag { line: d.line, column: d.column, key: d.key, message: d.message, fix: d.fix, shown },
         other => panic!("expected a spec error, got {other}"),
     }
 }

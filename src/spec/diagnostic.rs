@@ -151,7 +151,7 @@ impl SourceMap {
             Some(text) => excerpt(text, mark.line, mark.column),
             None => String::new(),
         };
-        Error::Spec {
+        Diagnostic {
             path: self.file.clone(),
             line: mark.line,
             column: mark.column,
@@ -160,6 +160,49 @@ impl SourceMap {
             excerpt,
             fix: fix.into(),
         }
+        .into()
+    }
+}
+
+/// A problem in a pipeline file ([`Error::Spec`]). `line`/`column` are 1-based (0 when the
+/// problem has no single place, e.g. an unreadable file); `key` is the full key path
+/// (`stages.ce.epochs`, empty for the whole file); `excerpt` shows the line with a caret under
+/// the column (empty when there is no line to show).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+    pub excerpt: String,
+    pub fix: String,
+}
+
+impl From<Diagnostic> for Error {
+    fn from(d: Diagnostic) -> Error {
+        Error::Spec(Box::new(d))
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `file:line:column: message (at `key`)`, the excerpt, the fix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.key.is_empty() {
+            write!(f, " (at `{}`)", self.key)?;
+        }
+        if !self.excerpt.is_empty() {
+            write!(f, "\n{}", self.excerpt)?;
+        }
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
     }
 }
 
@@ -180,28 +223,6 @@ pub fn excerpt(text: &str, line: usize, column: usize) -> String {
     let number = line.to_string();
     let gutter = " ".repeat(number.len());
     format!("  {number} | {}\n  {gutter} | {}{}", shown.trim_end(), " ".repeat(start), "^".repeat(word))
-}
-
-/// How `Error::Spec` prints: `file:line:column: message (at `key`)`, the excerpt, the fix.
-pub fn render_spec_error(path: &Path, line: usize, column: usize, key: &str, message: &str, excerpt: &str, fix: &str) -> String {
-    let mut out = path.display().to_string();
-    if line > 0 {
-        out.push_str(&format!(":{line}:{column}"));
-    }
-    out.push_str(": ");
-    out.push_str(message);
-    if !key.is_empty() {
-        out.push_str(&format!(" (at `{key}`)"));
-    }
-    if !excerpt.is_empty() {
-        out.push('\n');
-        out.push_str(excerpt);
-    }
-    if !fix.is_empty() {
-        out.push_str("\n  fix: ");
-        out.push_str(fix);
-    }
-    out
 }
 
 #[cfg(test)]

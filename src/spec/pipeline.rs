@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::DatasetSpec;
 use super::de::{from_node, DeError};
-use super::diagnostic::{did_you_mean, excerpt, path_string, Seg, SourceMap};
+use super::diagnostic::{did_you_mean, excerpt, path_string, Diagnostic, Seg, SourceMap};
 use super::stages::{OptimizerSpec, SamplerSpec, ScheduleSpec, StageSpec};
 use super::yaml::{self, Node, NodeKind, YamlError};
 use crate::data::augment::AugmentPipeline;
@@ -119,14 +119,16 @@ pub const STAGE_KINDS: [(&str, &str); 5] = [
 /// Reads and parses a pipeline file. Errors name the file, line and column, the offending key
 /// and a suggestion.
 pub fn parse_file(path: &Path) -> crate::Result<PipelineSpec> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Spec {
-        path: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the pipeline file: {e}"),
-        excerpt: String::new(),
-        fix: "check the path (relative to the current directory) and that the file is readable UTF-8 text".into(),
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::from(Diagnostic {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the pipeline file: {e}"),
+            excerpt: String::new(),
+            fix: "check the path (relative to the current directory) and that the file is readable UTF-8 text".into(),
+        })
     })?;
     parse_str(&text, path)
 }
@@ -271,5 +273,5 @@ fn malformed(path: &Path, text: &str, e: YamlError) -> Error {
         Some(line) => excerpt(line, e.mark.line, e.mark.column),
         None => String::new(),
     };
-    Error::Spec { path: path.to_path_buf(), line: e.mark.line, column: e.mark.column, key: String::new(), message, excerpt, fix: fix.into() }
+    Diagnostic { path: path.to_path_buf(), line: e.mark.line, column: e.mark.column, key: String::new(), message, excerpt, fix: fix.into() }.into()
 }
