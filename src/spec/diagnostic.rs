@@ -188,11 +188,15 @@ impl From<Diagnostic> for Error {
 impl std::fmt::Display for Diagnostic {
     /// `file:line:column: message (at `key`)`, the excerpt, the fix.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
+        // A spec built in code has no file: the key path alone says where.
+        if !self.path.as_os_str().is_empty() {
+            write!(f, "{}", self.path.display())?;
+            if self.line > 0 {
+                write!(f, ":{}:{}", self.line, self.column)?;
+            }
+            write!(f, ": ")?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, "{}", self.message)?;
         if !self.key.is_empty() {
             write!(f, " (at `{}`)", self.key)?;
         }
@@ -242,6 +246,12 @@ mod tests {
     fn an_excerpt_underlines_the_word_at_the_column() {
         assert_eq!(excerpt("    epoch: 10", 6, 5), "  6 |     epoch: 10\n    |     ^^^^^");
         assert_eq!(excerpt("a: {b: ten}", 12, 8), "  12 | a: {b: ten}\n     |        ^^^");
+    }
+
+    #[test]
+    fn a_spec_built_in_code_is_located_by_its_key_path_alone() {
+        let err = SourceMap::default().error("stages.e.from[0]", "stage `e` reads `x`, which is not defined", "define `x`");
+        assert_eq!(err.to_string(), "stage `e` reads `x`, which is not defined (at `stages.e.from[0]`)\n  fix: define `x`");
     }
 
     #[test]
