@@ -44,11 +44,10 @@ pub enum Error {
     SplitMismatch { message: String, fix: String },
 
     // ---- pipeline files: parsing, lowering, graph checks (src/spec/, src/plan/) ----
-    /// A pipeline file is malformed or inconsistent. `line`/`column` are 1-based (0 when the
-    /// problem has no single place, e.g. an unreadable file); `key` is the full key path
-    /// (`stages.ce.epochs`, empty for the whole file).
-    #[error("{}", crate::spec::diagnostic::render_spec_error(path, *line, *column, key, message, fix))]
-    Spec { path: PathBuf, line: usize, column: usize, key: String, message: String, fix: String },
+    /// A pipeline file is malformed or inconsistent: where (file:line:column, the key path),
+    /// what, the line itself and the fix. Boxed to keep `Result`s small.
+    #[error("{0}")]
+    Spec(Box<crate::spec::diagnostic::Diagnostic>),
 
     // ---- running: the stage store, run state (src/store/layout.rs, src/runner/) ----
     /// The store under `.ssdlt/` cannot be used as needed (a missing input output, a reserved
@@ -80,7 +79,7 @@ impl Error {
                 | Error::DataRecord { .. }
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
-                | Error::Spec { .. }
+                | Error::Spec(_)
         ) || matches!(self, Error::Stage { source, .. } if source.is_usage())
     }
 

@@ -58,7 +58,7 @@ fn diag(err: Error) -> Diag {
     let shown = err.to_string();
     assert!(err.is_usage(), "spec errors are usage errors: {shown}");
     match err {
-        Error::Spec { line, column, key, message, fix, .. } => Diag { line, column, key, message, fix, shown },
+        Error::Spec(d) => Diag { line: d.line, column: d.column, key: d.key, message: d.message, fix: d.fix, shown },
         other => panic!("expected a spec error, got {other}"),
     }
 }
@@ -202,6 +202,13 @@ fn malformed_yaml_points_at_the_line() {
     assert!(d.message.starts_with("malformed YAML"), "{}", d.message);
     assert!(d.line >= 4, "line {}", d.line);
 
+    let d = parse_error("pipeline: t\n---\npipeline: u\n");
+    assert!(d.message.contains("a second YAML document"), "{}", d.message);
+
+    let d = parse_error("pipeline: t\ndataset:\n\tsource: synthetic\n");
+    assert_eq!(d.line, 3);
+    assert_eq!(d.fix, "indent with spaces, not tabs");
+
     let d = parse_error("pipeline: t\ndataset:\n  source: synthetic\n    root: x\n");
     assert!(d.message.starts_with("malformed YAML"), "{}", d.message);
     assert_eq!(d.line, 4);
@@ -328,6 +335,9 @@ fn settings_no_stage_could_run_with_are_rejected_before_running() {
 
     let d = lower_error(&SSD.replace("top_k: 5", "top_k: 0"));
     assert_eq!(d.key, "stages.soft.top_k");
+
+    let d = lower_error(&SSD.replace("from: [ce, ce_lws, teacher_lws", "from: [ce, ce_lws, ce"));
+    assert_eq!((d.key.as_str(), d.message.as_str()), ("stages.eval.from[2]", "`ce` is listed twice"));
 }
 
 #[test]
@@ -443,7 +453,7 @@ fn check_exits_2_with_the_located_message_and_the_fix() {
     let (code, stdout, stderr) = ssdlt(&["check", file.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     let want = format!(
-        "error: {}:4:21: unknown key `epoch`, did you mean `epochs`? (at `stages.ce.epoch`)\n  fix: rename `epoch` to `epochs`\n",
+        "error: {}:4:21: unknown key `epoch`, did you mean `epochs`? (at `stages.ce.epoch`)\n  4 |   ce: {{kind: train, epoch: 1, losses: [ce]}}\n    |                     ^^^^^\n  fix: rename `epoch` to `epochs`\n",
         file.display()
     );
     assert_eq!(stderr, want);
@@ -456,6 +466,14 @@ fn check_exits_2_with_the_located_message_and_the_fix() {
     let (code, _, stderr) = ssdlt(&["check", "no/such/pipeline.yaml"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot read the pipeline file"), "{stderr}");
+}
+
+#[test]
+fn check_notes_a_dataset_root_that_does_not_exist_yet_and_still_passes() {
+    let file = temp_file("rooted.yaml", &SMALL.replace("{source: synthetic}", "{source: cifar10, root: no-such-folder}"));
+    let (code, stdout, stderr) = ssdlt(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("note: the dataset root") && stderr.contains("no-such-folder"), "{stderr}");
 }
 
 #[test]

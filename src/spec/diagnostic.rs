@@ -85,11 +85,14 @@ pub struct SourceMap {
     /// The file the spec was read from (empty for a spec built in code).
     pub file: PathBuf,
     marks: HashMap<String, Mark>,
+    /// The file's lines, for excerpts.
+    lines: Vec<String>,
 }
 
 impl SourceMap {
-    pub fn build(file: &Path, root: &Node) -> SourceMap {
-        let mut map = SourceMap { file: file.to_path_buf(), marks: HashMap::new() };
+    pub fn build(file: &Path, text: &str, root: &Node) -> SourceMap {
+        let lines = text.lines().map(str::to_string).collect();
+        let mut map = SourceMap { file: file.to_path_buf(), marks: HashMap::new(), lines };
         map.marks.insert(String::new(), root.mark);
         map.walk(root, &mut Vec::new());
         map
@@ -139,33 +142,91 @@ impl SourceMap {
     /// A located spec error about `key` (a key path).
     pub fn error(&self, key: &str, message: impl Into<String>, fix: impl Into<String>) -> Error {
         let mark = self.locate(key).unwrap_or_default();
-        Error::Spec {
+        self.error_at(mark, key, message, fix)
+    }
+
+    /// A spec error at `mark` about `key` (a key path).
+    pub fn error_at(&self, mark: Mark, key: &str, message: impl Into<String>, fix: impl Into<String>) -> Error {
+        let excerpt = match mark.line.checked_sub(1).and_then(|i| self.lines.get(i)) {
+            Some(text) => excerpt(text, mark.line, mark.column),
+            None => String::new(),
+        };
+        Diagnostic {
             path: self.file.clone(),
             line: mark.line,
             column: mark.column,
             key: key.to_string(),
             message: message.into(),
+            excerpt,
             fix: fix.into(),
         }
+        .into()
     }
 }
 
-/// How `Error::Spec` prints: `file:line:column: message (at `key`)` and the fix.
-pub fn render_spec_error(path: &Path, line: usize, column: usize, key: &str, message: &str, fix: &str) -> String {
-    let mut out = path.display().to_string();
-    if line > 0 {
-        out.push_str(&format!(":{line}:{column}"));
+/// A problem in a pipeline file ([`Error::Spec`]). `line`/`column` are 1-based (0 when the
+/// problem has no single place, e.g. an unreadable file); `key` is the full key path
+/// (`stages.ce.epochs`, empty for the whole file); `excerpt` shows the line with a caret under
+/// the column (empty when there is no line to show).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+    pub excerpt: String,
+    pub fix: String,
+}
+
+impl From<Diagnostic> for Error {
+    fn from(d: Diagnostic) -> Error {
+        Error::Spec(Box::new(d))
     }
-    out.push_str(": ");
-    out.push_str(message);
-    if !key.is_empty() {
-        out.push_str(&format!(" (at `{key}`)"));
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `file:line:column: message (at `key`)`, the excerpt, the fix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A spec built in code has no file: the key path alone says where.
+        if !self.path.as_os_str().is_empty() {
+            write!(f, "{}", self.path.display())?;
+            if self.line > 0 {
+                write!(f, ":{}:{}", self.line, self.column)?;
+            }
+            write!(f, ": ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.key.is_empty() {
+            write!(f, " (at `{}`)", self.key)?;
+        }
+        if !self.excerpt.is_empty() {
+            write!(f, "\n{}", self.excerpt)?;
+        }
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
     }
-    if !fix.is_empty() {
-        out.push_str("\n  fix: ");
-        out.push_str(fix);
-    }
-    out
+}
+
+/// Line `line` of a file (`text`) with a caret under `column` and the rest of the word there:
+/// ```text
+///   6 |     epoch: 10
+///     |     ^^^^^
+/// ```
+pub fn excerpt(text: &str, line: usize, column: usize) -> String {
+    let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let start = column.saturating_sub(1);
+    let word = shown
+        .chars()
+        .skip(start)
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ':' | ',' | '}' | ']' | '#'))
+        .count()
+        .max(1);
+    let number = line.to_string();
+    let gutter = " ".repeat(number.len());
+    format!("  {number} | {}\n  {gutter} | {}{}", shown.trim_end(), " ".repeat(start), "^".repeat(word))
 }
 
 #[cfg(test)]
@@ -179,6 +240,18 @@ mod tests {
         assert_eq!(suggest("Train", ["train", "calibrate"]), Some("train"));
         assert_eq!(suggest("soft", ["fc", "fc_soft"]), Some("fc_soft"));
         assert_eq!(suggest("zzz", ["epochs", "model"]), None);
+    }
+
+    #[test]
+    fn an_excerpt_underlines_the_word_at_the_column() {
+        assert_eq!(excerpt("    epoch: 10", 6, 5), "  6 |     epoch: 10\n    |     ^^^^^");
+        assert_eq!(excerpt("a: {b: ten}", 12, 8), "  12 | a: {b: ten}\n     |        ^^^");
+    }
+
+    #[test]
+    fn a_spec_built_in_code_is_located_by_its_key_path_alone() {
+        let err = SourceMap::default().error("stages.e.from[0]", "stage `e` reads `x`, which is not defined", "define `x`");
+        assert_eq!(err.to_string(), "stage `e` reads `x`, which is not defined (at `stages.e.from[0]`)\n  fix: define `x`");
     }
 
     #[test]

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::DatasetSpec;
 use super::de::{from_node, DeError};
-use super::diagnostic::{did_you_mean, path_string, Seg, SourceMap};
+use super::diagnostic::{did_you_mean, excerpt, path_string, Diagnostic, Seg, SourceMap};
 use super::stages::{OptimizerSpec, SamplerSpec, ScheduleSpec, StageSpec};
 use super::yaml::{self, Node, NodeKind, YamlError};
 use crate::data::augment::AugmentPipeline;
@@ -119,21 +119,24 @@ pub const STAGE_KINDS: [(&str, &str); 5] = [
 /// Reads and parses a pipeline file. Errors name the file, line and column, the offending key
 /// and a suggestion.
 pub fn parse_file(path: &Path) -> crate::Result<PipelineSpec> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Spec {
-        path: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the pipeline file: {e}"),
-        fix: "check the path (relative to the current directory) and that the file is readable UTF-8 text".into(),
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::from(Diagnostic {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the pipeline file: {e}"),
+            excerpt: String::new(),
+            fix: "check the path (relative to the current directory) and that the file is readable UTF-8 text".into(),
+        })
     })?;
     parse_str(&text, path)
 }
 
 /// Parses pipeline YAML; `path` is only used in messages (and recorded in `origin`).
 pub fn parse_str(text: &str, path: &Path) -> crate::Result<PipelineSpec> {
-    let root = yaml::parse(text).map_err(|e| malformed(path, e))?;
-    let origin = SourceMap::build(path, &root);
+    let root = yaml::parse(text).map_err(|e| malformed(path, text, e))?;
+    let origin = SourceMap::build(path, text, &root);
     match &root.kind {
         NodeKind::Map(_) => {}
         _ if root.is_null() => {
@@ -151,9 +154,9 @@ pub fn parse_str(text: &str, path: &Path) -> crate::Result<PipelineSpec> {
             ))
         }
     }
-    let head: Head = from_node(&root, Vec::new()).map_err(|e| located(path, e))?;
+    let head: Head = from_node(&root, Vec::new()).map_err(|e| located(&origin, e))?;
     let stages_node = root.get("stages").expect("Head requires `stages`");
-    let stages = parse_stages(stages_node, path, &origin)?;
+    let stages = parse_stages(stages_node, &origin)?;
     Ok(PipelineSpec {
         pipeline: head.pipeline,
         seed: head.seed,
@@ -165,7 +168,7 @@ pub fn parse_str(text: &str, path: &Path) -> crate::Result<PipelineSpec> {
     })
 }
 
-fn parse_stages(node: &Node, path: &Path, origin: &SourceMap) -> crate::Result<IndexMap<String, StageSpec>> {
+fn parse_stages(node: &Node, origin: &SourceMap) -> crate::Result<IndexMap<String, StageSpec>> {
     let entries = match &node.kind {
         NodeKind::Map(entries) if !entries.is_empty() => entries,
         _ if node.is_null() || matches!(&node.kind, NodeKind::Map(_)) => {
@@ -196,14 +199,14 @@ fn parse_stages(node: &Node, path: &Path, origin: &SourceMap) -> crate::Result<I
                 "rename the stage (names become store folders and graph nodes)",
             ));
         }
-        let spec = parse_stage(name, value, path, origin)?;
+        let spec = parse_stage(name, value, origin)?;
         stages.insert(name.to_string(), spec);
     }
     Ok(stages)
 }
 
 /// One stage: `kind` picks the parameters struct, which then reads the other keys.
-fn parse_stage(name: &str, node: &Node, path: &Path, origin: &SourceMap) -> crate::Result<StageSpec> {
+fn parse_stage(name: &str, node: &Node, origin: &SourceMap) -> crate::Result<StageSpec> {
     let at = format!("stages.{name}");
     let kinds = || STAGE_KINDS.iter().map(|(k, what)| format!("`{k}` ({what})")).collect::<Vec<_>>().join(", ");
     let NodeKind::Map(entries) = &node.kind else {
@@ -237,20 +240,19 @@ fn parse_stage(name: &str, node: &Node, path: &Path, origin: &SourceMap) -> crat
             return Err(origin.error(&format!("{at}.kind"), message, format!("use one of {}", kinds())));
         }
     };
-    parsed.map_err(|e| located(path, e))
+    parsed.map_err(|e| located(origin, e))
 }
 
 /// A deserialization error with its place in the file.
-fn located(path: &Path, e: DeError) -> Error {
+fn located(origin: &SourceMap, e: DeError) -> Error {
     let (message, fix) = e.message_and_fix();
-    let (line, column, key) = match &e.place {
-        Some(p) => (p.mark.line, p.mark.column, path_string(&p.path)),
-        None => (0, 0, String::new()),
-    };
-    Error::Spec { path: path.to_path_buf(), line, column, key, message, fix }
+    match &e.place {
+        Some(p) => origin.error_at(p.mark, &path_string(&p.path), message, fix),
+        None => origin.error_at(Default::default(), "", message, fix),
+    }
 }
 
-fn malformed(path: &Path, e: YamlError) -> Error {
+fn malformed(path: &Path, text: &str, e: YamlError) -> Error {
     let fix = if e.message.contains("mapping values are not allowed") {
         "a value holding `: ` must be quoted, or this line is indented wrongly: align it with its siblings"
     } else if e.message.contains("tab") {
@@ -267,5 +269,9 @@ fn malformed(path: &Path, e: YamlError) -> Error {
     } else {
         format!("malformed YAML: {}", e.message)
     };
-    Error::Spec { path: path.to_path_buf(), line: e.mark.line, column: e.mark.column, key: String::new(), message, fix: fix.into() }
+    let excerpt = match e.mark.line.checked_sub(1).and_then(|i| text.lines().nth(i)) {
+        Some(line) => excerpt(line, e.mark.line, e.mark.column),
+        None => String::new(),
+    };
+    Diagnostic { path: path.to_path_buf(), line: e.mark.line, column: e.mark.column, key: String::new(), message, excerpt, fix: fix.into() }.into()
 }
