@@ -94,7 +94,8 @@ fn histogram_lines(names: &[String], stats: &ClassStats) -> Vec<String> {
             let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
             let (hi, lo) = (counts[0], counts[counts.len() - 1]);
             let range = format!("ranks {}-{}", i * per + 1, i * per + chunk.len());
-            format!("  {range:<16} {mean:>8.1} avg ({lo}-{hi}) {}", bar(mean, max))
+            let spread = format!("({lo}-{hi})");
+            format!("  {range:<16} {mean:>8.1} avg {spread:<13} {}", bar(mean, max))
         })
         .collect()
 }

@@ -113,7 +113,7 @@ impl BatchStream {
         let schedule: Vec<(usize, usize)> = (0..batches)
             .filter_map(|b| {
                 let g = owner(b, total);
-                (first_local..first_local + threads).contains(&g).then_some((b, g - first_local))
+                (first_local..first_local + threads).contains(&g).then(|| (b, g - first_local))
             })
             .collect();
         let capacity = config.prefetch.max(1);

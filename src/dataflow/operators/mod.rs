@@ -54,7 +54,7 @@ impl EpochJob {
     pub fn batches(&self) -> usize {
         let bs = self.batch_size.max(1);
         let full = self.order.len() / bs;
-        full + usize::from(!self.drop_last && self.order.len() % bs != 0)
+        full + usize::from(!self.drop_last && !self.order.len().is_multiple_of(bs))
     }
 
     /// Dataset indices of batch `b`.
