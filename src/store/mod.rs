@@ -5,4 +5,6 @@ pub mod arrow_io;
 pub mod checkpoint;
 pub mod checksummed;
 pub mod metrics;
+pub mod run_view;
 pub mod soft_labels;
+pub mod tables;
