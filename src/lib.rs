@@ -11,6 +11,7 @@ pub mod kernels;
 pub use error::{Error, Result};
 pub mod nn;
 pub mod plan;
+pub mod report;
 pub mod spec;
 pub mod stages;
 pub mod store;

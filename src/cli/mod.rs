@@ -3,9 +3,12 @@
 
 mod bench;
 mod check;
+mod compare;
 mod demo;
+mod export;
 mod graph;
 mod info;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +39,12 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print a pipeline's stage graph as Graphviz DOT or a Mermaid flowchart.
     Graph(graph::GraphArgs),
+    /// Write one label table (samples, soft_labels, predictions, per_class, runs) of a pipeline's last run as Arrow, Parquet or CSV.
+    Export(export::ExportArgs),
+    /// Write a self-contained HTML report (SVG plots) of a pipeline's last run.
+    Report(report::ReportArgs),
+    /// Print the metric differences of two pipelines' last runs.
+    Compare(compare::CompareArgs),
 
 }
 
@@ -52,6 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
         Command::Check(args) => check::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Export(args) => export::run(&args, cli.quiet),
+        Command::Report(args) => report::run(&args),
+        Command::Compare(args) => compare::run(&args),
 
     }
 }
