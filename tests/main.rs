@@ -25,3 +25,5 @@ mod stages_soft_labels;
 mod stages_evaluate;
 mod pipeline_files;
 mod pipeline_spec;
+mod export_tables;
+mod report_compare;

@@ -34,8 +34,8 @@ fn not_produced(view: &RunView, table: TableName, why: &str) -> Error {
     )
 }
 
-/// Table `table` of the last run in `view`: an export stage's stored copy when the run has one,
-/// else built from the stages it comes from. A table the run did not produce is a usage error.
+/// Table `table` of the last run in `view`: an export stage's stored copy when the run has one
+/// (`runs` always comes from the last run record), else built from the stages it comes from. A table the run did not produce is a usage error.
 pub fn run_table(view: &RunView, table: TableName) -> Result<Table> {
     if let Some(kind) = source_kind(table) {
         if view.of_kind(kind).next().is_none() {
@@ -46,7 +46,8 @@ pub fn run_table(view: &RunView, table: TableName) -> Result<Table> {
             return Err(not_produced(view, table, &why));
         }
     }
-    for stage in view.of_kind("export") {
+    // An export stage's `runs` table covers only its inputs; the run record covers the run.
+    for stage in view.of_kind("export").filter(|_| table != TableName::Runs) {
         let path = stored_table_path(&stage.dir, table);
         if path.exists() {
             return read_table(&path);
