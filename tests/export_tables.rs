@@ -289,3 +289,30 @@ pub fn write_history(dir: &Path, epochs: usize) {
     let epochs: Vec<serde_json::Value> = (1..=epochs).map(|e| serde_json::json!({"epoch": e, "loss": 2.0 / e as f64, "train_acc": 0.2 * e as f64, "lr": 0.1 / e as f64})).collect();
     std::fs::write(dir.join(HISTORY_FILE), serde_json::to_vec(&serde_json::json!({"version": 1, "stage": "ce", "epochs": epochs})).unwrap()).unwrap();
 }
+
+#[test]
+fn exported_tables_open_in_pyarrow_with_their_row_counts_and_types() {
+    let pyarrow = std::process::Command::new("python3").args(["-c", "import pyarrow"]).output();
+    if !pyarrow.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("skipped: python3 with pyarrow is not available (.ci/run installs it from PyPI)");
+        return;
+    }
+    let dev = crate::common::cpu();
+    let scratch = Scratch::new("export-pyarrow");
+    let data = synthetic_data(&TRAIN_COUNTS, TEST_PER_CLASS);
+    let inputs = stage_dirs(&scratch, &data, "teacher-1");
+    let file = scratch.root.join("pipe.yaml");
+    let mut rows = serde_json::Map::new();
+    for format in [TableFormat::Arrow, TableFormat::Parquet, TableFormat::Csv] {
+        let report = export(&dev, &data, &inputs, &scratch.root.join("out"), None, Some(PipelineRef { name: "demo", file: &file }), format, &scratch);
+        for t in TableName::ALL {
+            rows.insert(t.as_str().to_string(), serde_json::json!(report.metrics[&format!("{}_rows", t.as_str())] as u64));
+        }
+    }
+    let expected = scratch.root.join("rows.json");
+    std::fs::write(&expected, serde_json::to_vec(&rows).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/read_tables.py");
+    let out = std::process::Command::new("python3").arg(script).arg(scratch.root.join("exports/demo")).arg(&expected).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("all tables read"), "read_tables.py failed:\n{text}");
+}
