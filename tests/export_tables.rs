@@ -169,6 +169,7 @@ pub fn write_evaluation(data: &LoadedData, dir: &Path, models: &[(&str, &str, us
 }
 
 /// Runs the export stage over `inputs` into `out` (emptied first).
+#[allow(clippy::too_many_arguments)] // every field of the stage context a test varies
 pub fn export(dev: &Device, data: &LoadedData, inputs: &[StageInput], out: &Path, previous: Option<&Path>, pipeline: Option<PipelineRef>, format: TableFormat, scratch: &Scratch) -> StageReport {
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).unwrap();
