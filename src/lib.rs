@@ -12,6 +12,7 @@ pub use error::{Error, Result};
 pub mod nn;
 pub mod plan;
 pub mod runner;
+pub mod report;
 pub mod spec;
 pub mod stages;
 pub mod store;

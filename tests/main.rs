@@ -31,3 +31,5 @@ mod data_stream;
 mod pipeline_incremental;
 mod pipeline_run;
 mod stages_wgpu;
+mod export_tables;
+mod report_compare;

@@ -152,6 +152,7 @@ impl<'a> Run<'a> {
             previous: None,
             progress: self.progress,
             counters: self.counters,
+            pipeline: None,
         }
     }
 }

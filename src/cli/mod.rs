@@ -5,12 +5,15 @@ mod bench;
 mod check;
 mod bench_data;
 mod data;
+mod compare;
 mod demo;
+mod export;
 mod graph;
 mod info;
 pub mod plan;
 pub mod progress;
 pub mod run;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +46,12 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Load a pipeline's dataset section: class histogram, shot groups, split lock (no training).
     Data(data::DataArgs),
+    /// Write one label table (samples, soft_labels, predictions, per_class, runs) of a pipeline's last run as Arrow, Parquet or CSV.
+    Export(export::ExportArgs),
+    /// Write a self-contained HTML report (SVG plots) of a pipeline's last run.
+    Report(report::ReportArgs),
+    /// Print the metric differences of two pipelines' last runs.
+    Compare(compare::CompareArgs),
 
 }
 
@@ -60,6 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Data(args) => data::run(&args, cli.quiet),
+        Command::Export(args) => export::run(&args, cli.quiet),
+        Command::Report(args) => report::run(&args),
+        Command::Compare(args) => compare::run(&args),
 
     }
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 
 pub mod calibrate;
 pub mod evaluate;
+pub mod export;
 pub mod inputs;
 pub mod model_io;
 pub mod soft_labels;
@@ -99,6 +100,16 @@ pub struct StageContext<'a> {
     pub previous: Option<&'a Path>,
     pub progress: &'a dyn StageProgress,
     pub counters: &'a StageCounters,
+    /// The pipeline the stage belongs to (the export stage writes `exports/<pipeline>` beside its
+    /// file); None when a stage runs outside a pipeline file (tests).
+    pub pipeline: Option<PipelineRef<'a>>,
+}
+
+/// A pipeline file and its `pipeline:` name.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineRef<'a> {
+    pub name: &'a str,
+    pub file: &'a Path,
 }
 
 /// What a finished stage reports (written to the store beside its files, shown by `run`).
@@ -119,6 +130,6 @@ pub fn run_stage(spec: &StageSpec, ctx: &StageContext) -> Result<StageReport> {
         StageSpec::SoftLabels(s) => soft_labels::run(s, ctx),
         StageSpec::Evaluate(s) => evaluate::run(s, ctx),
         StageSpec::Train(_) => train::run(spec, ctx),
-        StageSpec::Export(_) => Err(Error::invalid(format!("stage `{}`", ctx.name), format!("kind `{}` has no implementation in this build", spec.kind()))),
+        StageSpec::Export(s) => export::run(s, ctx),
     }
 }

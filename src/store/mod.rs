@@ -8,4 +8,6 @@ pub mod checksummed;
 pub mod metrics;
 pub mod layout;
 pub mod runs;
+pub mod run_view;
 pub mod soft_labels;
+pub mod tables;
