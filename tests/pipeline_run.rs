@@ -101,6 +101,7 @@ stages:
                 lock_path: dir.join("pipeline.split.lock.json"),
                 prepare: AugmentPipeline::default(),
                 finish: AugmentPipeline::default(),
+                eval_sizing: AugmentPipeline::default(),
                 sample_shape: [1, 8, 8],
             })
         }

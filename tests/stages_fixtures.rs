@@ -59,6 +59,7 @@ pub fn loaded(train: Dataset, test: Dataset) -> LoadedData {
         lock_path: PathBuf::from("<fixture>.lock.json"),
         prepare: AugmentPipeline::default(),
         finish: AugmentPipeline::default(),
+        eval_sizing: AugmentPipeline::default(),
         sample_shape: [1, SIZE, SIZE],
     }
 }

@@ -50,6 +50,7 @@ fn data() -> LoadedData {
         stats,
         prepare: AugmentPipeline::default(),
         finish: AugmentPipeline::default(),
+        eval_sizing: AugmentPipeline::default(),
         sample_shape: [1, HW, HW],
     }
 }
@@ -119,6 +120,7 @@ impl<'a> Run<'a> {
             previous: self.previous.as_deref(),
             progress: &self.notes,
             counters: &self.counters,
+            pipeline: None,
         };
         train(spec, &ctx, stop_after)
     }
