@@ -20,7 +20,7 @@ pub mod model_io;
 pub mod soft_labels;
 pub mod train;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kernels::Device;
 use crate::spec::dataset::LoadedData;
 use crate::spec::stages::StageSpec;
