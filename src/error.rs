@@ -55,9 +55,10 @@ pub enum Error {
     #[error("{path}: {message}\n  fix: {fix}")]
     Store { path: PathBuf, message: String, fix: String },
 
-    /// A stage failed while running; `source` says how.
-    #[error("stage `{stage}` ({fingerprint}) failed: {source}")]
-    Stage { stage: String, fingerprint: String, source: Box<Error> },
+    /// A stage failed while running; `error` says how (shown in this message, so it is not
+    /// also chained as a source).
+    #[error("stage `{stage}` ({fingerprint}) failed: {error}")]
+    Stage { stage: String, fingerprint: String, error: Box<Error> },
 }
 
 impl Error {
@@ -80,7 +81,7 @@ impl Error {
                 | Error::DataFile { .. }
                 | Error::SplitMismatch { .. }
                 | Error::Spec(_)
-        ) || matches!(self, Error::Stage { source, .. } if source.is_usage())
+        ) || matches!(self, Error::Stage { error, .. } if error.is_usage())
     }
 
     /// A bad record of a dataset file (data section).

@@ -481,3 +481,19 @@ fn a_run_killed_with_sigkill_mid_stage_resumes_from_its_last_checkpoint_with_the
     let tmp_left: Vec<_> = std::fs::read_dir(store.root().join("tmp")).unwrap().collect();
     assert!(tmp_left.is_empty(), "the killed attempt's temp folder was cleaned up: {tmp_left:?}");
 }
+
+#[test]
+fn a_second_run_is_refused_while_a_live_process_holds_the_store_and_a_dead_ones_lock_is_taken_over() {
+    let (_dir, file) = fixture::pipeline_dir("lock", TINY);
+    let (data, exec) = (SyntheticData::new(), FakeExecutor::default());
+    let store = Store::beside(&file);
+    std::fs::create_dir_all(store.root()).unwrap();
+    std::fs::write(store.root().join("run.lock"), "1").unwrap(); // pid 1 is always alive
+    let err = fixture::run(&file, &plain(), &data, &exec).unwrap_err();
+    assert!(err.to_string().contains("another ssdlt run (pid 1)"), "{err}");
+    assert!(exec.ran().is_empty());
+    std::fs::write(store.root().join("run.lock"), "999999999").unwrap(); // no such process
+    fixture::run(&file, &plain(), &data, &exec).unwrap();
+    assert_eq!(exec.ran().len(), 9);
+    assert!(!store.root().join("run.lock").exists(), "the lock is released after the run");
+}

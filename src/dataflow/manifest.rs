@@ -82,12 +82,12 @@ pub fn track_manifests(versions: &[Vec<ManifestEntry>], thresholds: ShotThreshol
             entries.clone().consolidate().inspect(move |u| seen.borrow_mut().push(u.clone()));
             let class_counts = entries.filter(|(_, (_, _, split))| *split == Split::Train).map(|(_, (_, label, _))| label).count();
             let seen = counts.clone();
-            let class_counts = class_counts.inspect(move |u| seen.borrow_mut().push(u.clone()));
+            let class_counts = class_counts.inspect(move |u| seen.borrow_mut().push(*u));
             let seen = groups.clone();
             let (probe, _) = class_counts
                 .map(move |(label, n)| (label, group_code(n.max(0) as usize, thresholds)))
                 .consolidate()
-                .inspect(move |u| seen.borrow_mut().push(u.clone()))
+                .inspect(move |u| seen.borrow_mut().push(*u))
                 .probe();
             (input, probe)
         });

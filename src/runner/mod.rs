@@ -303,6 +303,7 @@ pub fn execute(
 ) -> Result<RunSummary> {
     let started_at = crate::store::layout::unix_now();
     let store = &prepared.store;
+    let _lock = store.lock()?;
     let mut state = prepared.state.clone();
     state.format = STATE_FORMAT;
     let dev: OnceCell<Device> = OnceCell::new();
@@ -460,7 +461,7 @@ fn run_one(
         }
         Err(e) => {
             store.abandon(pending)?;
-            Err(Error::Stage { stage: plan.stage.name.clone(), fingerprint: short(&plan.fingerprint).to_string(), source: Box::new(e) })
+            Err(Error::Stage { stage: plan.stage.name.clone(), fingerprint: short(&plan.fingerprint).to_string(), error: Box::new(e) })
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   cache/                    per-sample caches owned by the stages (soft labels, predictions)
 //!   pipelines/<name>/         state.json (last run: stage -> fingerprint) and the manifests
 //!   runs/<timestamp>.json     one record per `ssdlt run`
+//!   run.lock                  the pid of the run writing to the store, while it runs
 //! ```
 //!
 //! A stage's output is only ever visible complete: the stage writes into a fresh `tmp/` folder,
@@ -238,6 +239,66 @@ impl Store {
             remove_all(&dir)?;
         }
         Ok(())
+    }
+}
+
+/// Held while a run writes to a store: `run.lock` holding the owner's pid. Removed on drop; a
+/// lock left by a killed run (its pid no longer alive) is taken over.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl Store {
+    /// Takes the store's run lock, or fails naming the run that holds it.
+    pub fn lock(&self) -> Result<RunLock> {
+        create_dir_all(&self.root)?;
+        let path = self.root.join("run.lock");
+        let me = std::process::id();
+        for _ in 0..2 {
+            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    f.write_all(me.to_string().as_bytes()).map_err(|e| Error::io(&path, e))?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    match owner {
+                        Some(pid) if pid != me && process_alive(pid) => {
+                            return Err(Error::Store {
+                                path,
+                                message: format!("another ssdlt run (pid {pid}) is writing to this store"),
+                                fix: "wait for it to finish (or stop it); two runs of one store would race on the same stages".into(),
+                            })
+                        }
+                        // Ours from an earlier call in this process, or left by a dead run.
+                        _ => remove_file(&path)?,
+                    }
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Store { path, message: "could not take the run lock".into(), fix: "retry the run".into() })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Nothing to do about a failure here: a stale lock is taken over by the next run.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `pid` is a running process. Where `/proc` does not exist, a lock is assumed stale.
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+fn remove_file(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
