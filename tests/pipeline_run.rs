@@ -102,6 +102,7 @@ stages:
                 prepare: AugmentPipeline::default(),
                 finish: AugmentPipeline::default(),
                 sample_shape: [1, 8, 8],
+                eval_sizing: AugmentPipeline::default(),
             })
         }
     }
