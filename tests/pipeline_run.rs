@@ -103,6 +103,7 @@ stages:
                 finish: AugmentPipeline::default(),
                 eval_sizing: AugmentPipeline::default(),
                 sample_shape: [1, 8, 8],
+                eval_sizing: AugmentPipeline::default(),
             })
         }
     }
@@ -496,4 +497,44 @@ fn a_second_run_is_refused_while_a_live_process_holds_the_store_and_a_dead_ones_
     fixture::run(&file, &plain(), &data, &exec).unwrap();
     assert_eq!(exec.ran().len(), 9);
     assert!(!store.root().join("run.lock").exists(), "the lock is released after the run");
+}
+
+fn ssdlt(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ssdlt")).args(args).output().expect("running ssdlt")
+}
+
+#[test]
+fn run_and_plan_exit_with_2_on_malformed_yaml_naming_the_file_and_line_and_create_no_store() {
+    let (dir, file) = fixture::pipeline_dir("cli-bad", "pipeline: x\nstages: [\n");
+    for command in ["run", "plan"] {
+        let out = ssdlt(&[command, file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(err.contains("pipeline.yaml:3:1"), "{command}: {err}");
+    }
+    assert!(!dir.join(".ssdlt").exists());
+}
+
+#[test]
+fn plan_lists_every_stage_of_a_new_pipeline_and_a_misspelled_only_is_a_usage_error() {
+    let yaml = "\
+pipeline: cli
+dataset:
+  source: synthetic
+  synthetic: {classes: 4, channels: 1, size: 8, images_per_class: 30, test_images_per_class: 5}
+  long_tail: {profile: exp, imbalance: 5}
+stages:
+  ce: {kind: train, epochs: 1, losses: [ce]}
+  eval: {kind: evaluate, from: [ce]}
+";
+    let (dir, file) = fixture::pipeline_dir("cli-plan", yaml);
+    let out = ssdlt(&["plan", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("2 stages, 2 to run"), "{text}");
+    assert!(text.contains("new      ce  ") && text.contains("new      eval"), "{text}");
+    assert!(!dir.join(".ssdlt").exists(), "plan writes nothing to the store");
+    let out = ssdlt(&["run", file.to_str().unwrap(), "--only", "evl", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `eval`?"));
 }

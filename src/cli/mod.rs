@@ -22,9 +22,10 @@ use crate::kernels::DeviceChoice;
 #[derive(Parser, Debug)]
 #[command(name = "ssdlt", version, about = "Long-tailed image classification with SSD-LT (self-supervision to distillation)")]
 pub struct Cli {
-    /// Compute device: `auto` takes a hardware GPU through wgpu when there is one, else `cpu`.
-    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    /// Compute device: `auto` takes a hardware GPU through wgpu when there is one, else `cpu`
+    /// (default `auto`; for `run`, the pipeline file's `device:` unless given here).
+    #[arg(long, global = true, value_enum)]
+    pub device: Option<DeviceChoice>,
     /// Print only results and errors (no progress).
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -52,6 +53,10 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Print the metric differences of two pipelines' last runs.
     Compare(compare::CompareArgs),
+    /// Run a pipeline file: stale stages run, stored ones are reused; ends with the results table.
+    Run(run::RunArgs),
+    /// What `run` would do: each stage cached, stale and why, or new; what a data change costs.
+    Plan(run::RunArgs),
 
 }
 
@@ -59,19 +64,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Demo(args) => {
-            let (dev, reason) = crate::kernels::Device::select(cli.device)?;
+            let (dev, reason) = crate::kernels::Device::select(cli.device.unwrap_or_default())?;
             if !cli.quiet {
                 eprintln!("device: {reason}");
             }
             demo::run(&args, &dev, cli.quiet)
         }
-        Command::Bench(args) => bench::run(&args, cli.device, cli.quiet),
         Command::Check(args) => check::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Data(args) => data::run(&args, cli.quiet),
         Command::Export(args) => export::run(&args, cli.quiet),
         Command::Report(args) => report::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Bench(args) => bench::run(&args, cli.device.unwrap_or_default(), cli.quiet),
+        Command::Run(args) => {
+            run::run(&args, cli.device, cli.quiet, &crate::runner::backends::DatasetLoader, &crate::runner::backends::StageRegistry)
+        }
+        Command::Plan(args) => plan::run(&args, &crate::runner::backends::DatasetLoader),
 
     }
 }

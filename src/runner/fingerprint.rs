@@ -41,7 +41,7 @@ pub struct DataIngredient {
     /// The split lock's fingerprint (train) or [`manifest_fingerprint`] (test).
     pub fingerprint: String,
     pub samples: usize,
-    /// blake3 of the deterministic preprocessing (`prepare`, `finish`, input shape).
+    /// blake3 of the deterministic preprocessing (`prepare`, `eval_sizing`, `finish`, input shape).
     pub preprocess: String,
 }
 
@@ -92,6 +92,7 @@ impl DataFingerprints {
         let preprocess = {
             let json = serde_json::json!({
                 "prepare": data.prepare,
+                "eval_sizing": data.eval_sizing,
                 "finish": data.finish,
                 "sample_shape": data.sample_shape,
                 "shots": data.stats.thresholds,

@@ -13,6 +13,7 @@
 //! [`StageExecutor`] (the real one calls `crate::stages::run_stage`) and [`PipelineData`] (the
 //! real one calls `DatasetSpec::load`).
 
+pub mod backends;
 pub mod fingerprint;
 pub mod selection;
 
