@@ -102,6 +102,25 @@ fn the_producer_runs_ahead_while_the_consumer_holds_a_batch() {
 }
 
 #[test]
+fn a_slow_consumer_still_receives_every_batch_of_the_epoch() {
+    // The last batches wait inside the worker while the queue is full; the epoch must not end
+    // before the consumer has taken them (a training step is much slower than assembly).
+    let data = small_dataset();
+    let order: Vec<usize> = (0..data.len()).collect();
+    let q = query_view();
+    let views = [(&q, 0u32)];
+    let plan = BatchPlan { dataset: &data, order: &order, batch_size: 5, drop_last: false, views: &views, seed: 1, epoch: 0 };
+    let mut seen = Vec::new();
+    for_each_batch_with(&plan, &StreamConfig { prefetch: 1, ..StreamConfig::default() }, |b| {
+        std::thread::sleep(Duration::from_millis(25));
+        seen.push(b.index);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (0..order.len().div_ceil(5)).collect::<Vec<_>>());
+}
+
+#[test]
 fn two_worker_threads_cover_each_sample_exactly_once_in_order() {
     let data = small_dataset();
     let order = Sampler::new(SamplerKind::InstanceBalanced, &data.labels(), 4, 2).unwrap().epoch(0);

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::dataflow::workers::WorkerArgs;
 use crate::kernels::{Device, DeviceChoice};
 use crate::runner::{execute, prepare, results_table, PipelineData, ResultRow, RunOptions, StageExecutor};
 use crate::stages::StageCounters;
@@ -23,6 +24,9 @@ pub struct RunArgs {
     /// Run the stages up to and including STAGE, in run order.
     #[arg(long, value_name = "STAGE")]
     pub until: Option<String>,
+    /// Timely worker threads that decode and augment batches ahead of training.
+    #[command(flatten)]
+    pub workers: WorkerArgs,
 }
 
 impl RunArgs {
@@ -41,6 +45,19 @@ pub fn run(
     executor: &dyn StageExecutor,
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    if args.workers.processes > 1 {
+        return Err(crate::Error::invalid(
+            "-n/--processes",
+            format!(
+                "{} processes: a training run uses one process (its batches come from -w worker threads); \
+                 several processes would each train on their own shard with no gradient exchange. \
+                 Use -w THREADS here; `ssdlt data FILE --stream -n N` streams across processes",
+                args.workers.processes
+            ),
+        )
+        .into());
+    }
+    args.workers.install()?;
     let reporter = TerminalReporter::new(quiet);
     let prepared = prepare(&args.file, &args.options(), data, &reporter)?;
     let choice = device.unwrap_or(prepared.spec.device);

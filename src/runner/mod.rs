@@ -30,7 +30,7 @@ use crate::plan::{PlannedStage, StageGraph};
 use crate::spec::dataset::LoadedData;
 use crate::spec::pipeline::PipelineSpec;
 use crate::spec::stages::{DataChangePolicy, StageSpec};
-use crate::stages::{StageContext, StageCounters, StageInput, StageProgress, StageReport};
+use crate::stages::{PipelineRef, StageContext, StageCounters, StageInput, StageProgress, StageReport};
 use crate::store::layout::{short, Store, Verified};
 use crate::store::runs::{
     read_manifest, read_state, write_manifest, write_run_record, write_state, ManifestState, PipelineState, RunRecord,
@@ -449,6 +449,7 @@ fn run_one(
         previous: previous.as_deref(),
         progress: progress.as_ref(),
         counters,
+        pipeline: Some(PipelineRef { name: &prepared.spec.pipeline, file: &prepared.file }),
     };
     let result = executor.execute(&plan.stage, &ctx);
     drop(progress);

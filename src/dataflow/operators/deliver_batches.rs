@@ -46,7 +46,10 @@ impl<'scope> DeliverBatches<'scope> for Stream<'scope, u64, Vec<ViewBatches>> {
         *outlet.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(scope.worker().sync_activator_for(info.address.to_vec()));
         let Outlet { queue, expected, pacer, produced, .. } = outlet;
 
-        builder.build(move |_capabilities| {
+        // Batches parked in `pending` hold no capability, so the operator reports itself
+        // incomplete while any wait: otherwise timely would retire the dataflow (and drop them)
+        // once the source is done, before a slow consumer has taken the last batches.
+        builder.build_reschedule(move |_capabilities| {
             let mut pending: HashMap<usize, Result<ViewBatches>> = HashMap::new();
             let mut next = 0usize;
             move |_frontiers| {
@@ -68,7 +71,7 @@ impl<'scope> DeliverBatches<'scope> for Stream<'scope, u64, Vec<ViewBatches>> {
                 if stopping {
                     pending.clear();
                     pacer.stop();
-                    return;
+                    return false;
                 }
                 while let Some(&want) = expected.get(next) {
                     let Some(item) = pending.remove(&want) else { break };
@@ -95,6 +98,7 @@ impl<'scope> DeliverBatches<'scope> for Stream<'scope, u64, Vec<ViewBatches>> {
                         }
                     }
                 }
+                !pending.is_empty()
             }
         });
     }
