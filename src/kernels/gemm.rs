@@ -226,7 +226,7 @@ pub fn subgroup_gemm_supported(dev: &Device) -> bool {
 /// (pack the lane operand P, pack the row operand Q). The kernel reads whole vec4s: P rows of
 /// whole vec4s and k rounded up to 4 rows, Q rows along k in whole vec4s.
 fn subgroup_packing(s: &GemmShape, orientation: Orientation) -> (bool, bool) {
-    let aligned = |v: usize| v % 4 == 0;
+    let aligned = |v: usize| v.is_multiple_of(4);
     match orientation {
         // P = B [k, n] (packed when transposed or n is not whole vec4s); Q = A rows along k.
         Orientation::Columns => (s.trans_b || !aligned(s.n) || !aligned(s.k), s.trans_a || !aligned(s.k)),
