@@ -773,6 +773,20 @@ fn gemm_transpose(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     c[o] = p[src_row * params.lanes + src_col];
 }
 
+// Pack for gemm_subgroup.wgsl: c[r * c_i + col] = p[r * p_k + col * p_l] for r < k and col < lanes,
+// zero elsewhere (the padding to whole vec4s), for r < rows and col < c_i. Strides make it a
+// transpose as well.
+@compute @workgroup_size(64)
+fn gemm_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = gid.x + gid.y * nwg.x * 64u;
+    if (o >= params.rows * params.c_i) { return; }
+    let r = o / params.c_i;
+    let col = o % params.c_i;
+    var v = 0.0;
+    if (r < params.k && col < params.lanes) { v = p[r * params.p_k + col * params.p_l]; }
+    c[o] = v;
+}
+
 // Bias broadcast: c[rows, lanes] = p[lanes] in every row (then a GEMM accumulates onto it).
 @compute @workgroup_size(64)
 fn gemm_broadcast_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

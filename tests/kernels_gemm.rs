@@ -3,7 +3,9 @@
 //! for all four transpose combinations, accumulate, and shapes that are not multiples of any block;
 //! linear layers by finite differences on both devices; bit-identical reruns.
 
-use ssdlt::kernels::gemm::{linear_backward, linear_forward, matmul_with, plan_unrolled, Blocking, GemmKernel, GemmShape, Orientation};
+use ssdlt::kernels::gemm::{
+    linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel, GemmShape, Orientation,
+};
 use ssdlt::kernels::{Device, Tensor};
 
 use crate::common::{assert_close, cpu, devices, gpu, numeric_gradient, seeded};
@@ -31,6 +33,9 @@ fn every_kernel() -> Vec<GemmKernel> {
         for orientation in [Orientation::Columns, Orientation::Rows] {
             kernels.push(GemmKernel::Unrolled(blocking, orientation));
         }
+    }
+    if subgroup_gemm_supported(&gpu()) {
+        kernels.extend([Orientation::Columns, Orientation::Rows].map(GemmKernel::Subgroup));
     }
     kernels
 }
@@ -102,6 +107,18 @@ fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
                 assert_eq!(run(&dev, kernel, &s, &x), want, "{} {kernel:?} {s:?}", dev.name());
             }
         }
+    }
+}
+
+#[test]
+fn software_adapters_with_subgroups_of_eight_plan_the_subgroup_kernel_for_large_products() {
+    let big = GemmShape { m: 1024, n: 1024, k: 1024, trans_a: false, trans_b: false, accumulate: false };
+    assert_eq!(plan_software(&big, true), GemmKernel::Subgroup(Orientation::Columns));
+    assert_eq!(plan_software(&big, false), GemmKernel::Unrolled(Blocking::B16x16, Orientation::Columns));
+    let dev = gpu();
+    let report = dev.gpu().unwrap().report();
+    if report.name.contains("llvmpipe") && report.backend == "Vulkan" {
+        assert!(subgroup_gemm_supported(&dev), "lavapipe offers subgroups of 8, which the fast GEMM needs");
     }
 }
 

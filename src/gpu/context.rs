@@ -72,6 +72,8 @@ pub struct GpuContext {
     queue: wgpu::Queue,
     report: AdapterReport,
     variant: KernelVariant,
+    /// Subgroup size when the device has subgroups of one fixed size.
+    subgroup_size: Option<u32>,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     uniforms: Mutex<HashMap<Vec<u8>, (u64, wgpu::Buffer)>>,
@@ -100,17 +102,22 @@ impl GpuContext {
         limits.max_compute_workgroups_per_dimension = supported.max_compute_workgroups_per_dimension;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ssdlt"),
-            required_features: wgpu::Features::empty(),
+            // Subgroups let the software-adapter GEMM share loaded rows across SIMD lanes.
+            required_features: adapter.features() & wgpu::Features::SUBGROUP,
             required_limits: limits,
             ..Default::default()
         }))
         .map_err(|e| Error::NoAdapter { detail: format!("opening `{}` failed: {e}", choice.report.name) })?;
         let variant = if choice.report.is_hardware { KernelVariant::Tiled } else { KernelVariant::Unrolled };
+        let info = adapter.get_info();
+        let subgroup_size = (device.features().contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size == info.subgroup_max_size)
+            .then_some(info.subgroup_min_size);
         let ctx = GpuContext {
             device,
             queue,
             report: choice.report,
             variant,
+            subgroup_size,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             uniforms: Mutex::default(),
@@ -129,6 +136,11 @@ impl GpuContext {
 
     pub fn variant(&self) -> KernelVariant {
         self.variant
+    }
+
+    /// Whether shaders may use subgroup operations on subgroups of exactly `size` invocations.
+    pub fn has_subgroups_of(&self, size: u32) -> bool {
+        self.subgroup_size == Some(size)
     }
 
     pub fn max_workgroups_per_dimension(&self) -> u32 {

@@ -29,6 +29,8 @@ use crate::gpu::{Binding, GpuContext};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shader {
     Gemm,
+    /// The GEMM entry that needs subgroups (only compiled on devices that have them).
+    GemmSubgroup,
     Conv2d,
     BatchNorm,
     Elementwise,
@@ -39,8 +41,9 @@ pub enum Shader {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Gemm,
+        Shader::GemmSubgroup,
         Shader::Conv2d,
         Shader::BatchNorm,
         Shader::Elementwise,
@@ -54,6 +57,7 @@ impl Shader {
     pub fn file_name(self) -> &'static str {
         match self {
             Shader::Gemm => "gemm.wgsl",
+            Shader::GemmSubgroup => "gemm_subgroup.wgsl",
             Shader::Conv2d => "conv2d.wgsl",
             Shader::BatchNorm => "batchnorm.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
@@ -67,6 +71,7 @@ impl Shader {
     pub fn source(self) -> &'static str {
         match self {
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
