@@ -33,3 +33,4 @@ mod pipeline_run;
 mod stages_wgpu;
 mod export_tables;
 mod report_compare;
+mod pipeline_end_to_end;

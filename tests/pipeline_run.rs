@@ -103,7 +103,6 @@ stages:
                 finish: AugmentPipeline::default(),
                 eval_sizing: AugmentPipeline::default(),
                 sample_shape: [1, 8, 8],
-                eval_sizing: AugmentPipeline::default(),
             })
         }
     }

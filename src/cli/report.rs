@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::store::checksummed::write_atomically;
+use crate::store::atomic::write_atomically;
 use crate::store::run_view::last_run;
 
 #[derive(clap::Args, Debug)]

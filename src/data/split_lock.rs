@@ -99,7 +99,7 @@ impl SplitLock {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).expect("a split lock always serializes");
-        std::fs::write(path, json).map_err(|e| Error::io(path, e))
+        crate::store::atomic::write_atomically(path, json.as_bytes())
     }
 
     /// Reads a lock and checks that its fingerprint and counts match its contents.

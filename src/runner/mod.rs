@@ -247,15 +247,15 @@ fn data_cost(
             DataChangePolicy::Keep => train_change.as_ref().map(|_| "kept: data changes do not rerun it (on_data_change: keep)".to_string()),
             _ if !moved(&old.data, &new.data) => None,
             DataChangePolicy::Retrain => Some(format!(
-                "retrain {} epochs on {} samples (on_data_change: retrain)",
-                t.epochs,
+                "retrain {} on {} samples (on_data_change: retrain)",
+                epochs_text(t.epochs),
                 new.data.as_ref().map_or(0, |d| d.samples)
             )),
             DataChangePolicy::WarmStart { epochs } => {
-                Some(format!("continue from the previous weights for {epochs} epochs (on_data_change: warm_start)"))
+                Some(format!("continue from the previous weights for {} (on_data_change: warm_start)", epochs_text(*epochs)))
             }
         },
-        StageSpec::Calibrate(c) if moved(&old.data, &new.data) => Some(format!("recalibrate {} epochs on the new data", c.epochs)),
+        StageSpec::Calibrate(c) if moved(&old.data, &new.data) => Some(format!("recalibrate {} on the new data", epochs_text(c.epochs))),
         StageSpec::SoftLabels(s) if moved(&old.data, &new.data) => Some(match (inputs_unchanged(), new_train) {
             (true, Some(n)) => {
                 format!("{n} new samples through the teacher ({} view{} each)", s.views, if s.views == 1 { "" } else { "s" })
@@ -526,4 +526,9 @@ fn rows_of_report(stage: &str, report: &StageReport) -> Vec<ResultRow> {
     }
     rows.retain(|r| r.overall.is_some() || r.many.is_some() || r.medium.is_some() || r.few.is_some());
     rows
+}
+
+/// `1 epoch`, `20 epochs`.
+fn epochs_text(epochs: usize) -> String {
+    format!("{epochs} epoch{}", if epochs == 1 { "" } else { "s" })
 }

@@ -708,9 +708,7 @@ fn write_lock_if_changed(lock: &SplitLock, path: &Path) -> Result<()> {
             return Ok(());
         }
     }
-    let tmp = path.with_extension("json.tmp");
-    lock.write(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    lock.write(path)
 }
 
 /// Holds out `floor(fraction * n_c)` images of each class `c` (chosen by a permutation seeded by

@@ -30,7 +30,7 @@ use crate::nn::calibration::{linear_head, tau_normalize, CalibrationTarget, Froz
 use crate::nn::init::Init;
 use crate::nn::{Arch, Network};
 use crate::spec::stages::{CalibrateSpec, CalibrationMethod};
-use crate::store::checksummed::write_atomically;
+use crate::store::atomic::write_atomically;
 
 /// The learned LWS scales, beside the folded model.
 pub const LWS_SCALES_FILE: &str = "lws_scales.json";

@@ -7,11 +7,12 @@
 //! the target and renames it over, so a crash never leaves a half-written checkpoint.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use super::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::nn::network::Network;
 use crate::nn::{BufferValue, HasState, StateEntry, StateEntryMut};
@@ -70,23 +71,6 @@ pub fn save_state(path: &Path, model: &impl HasState, metadata: &BTreeMap<String
     write_atomically(path, &bytes)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let file_name = path.file_name().ok_or_else(|| err(path, "not a file path"))?.to_string_lossy();
-    let tmp: PathBuf = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
 
 /// Reads only the metadata of a checkpoint.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {

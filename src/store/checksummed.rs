@@ -8,7 +8,7 @@
 //! a part whose checksum is missing or wrong is reported and dropped, never silently used.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use super::atomic::{unique, write_atomically};
 
 use crate::error::{Error, Result};
 
@@ -17,31 +17,7 @@ pub const PART_SUFFIX: &str = ".arrow";
 /// Suffix added to a part's name for its checksum sidecar.
 pub const CHECKSUM_SUFFIX: &str = ".blake3";
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`, so a
-/// crash leaves either the old file or the new one, never half of one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().ok_or_else(|| Error::File { path: path.to_path_buf(), message: "not a file path".into() })?;
-    let tmp = dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), unique()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
 
-/// A number no other call in this process returns (part and temporary file names).
-fn unique() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
 
 /// One part as read back: its bytes when the checksum matched, else why it is unusable.
 pub struct StoredPart {

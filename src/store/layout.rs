@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::atomic::sync_dir;
 use crate::error::{Error, Result};
 use crate::runner::fingerprint::Ingredients;
 use crate::stages::StageReport;
@@ -356,29 +357,9 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// Writes `bytes` to `path` through a temporary sibling, fsynced, then renamed: readers see the
-/// old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    create_dir_all(parent)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    write_synced(&tmp, bytes)?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    sync_dir(parent)
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = fs::File::create(path).map_err(|e| Error::io(path, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    // Directory fsync makes a rename durable on Linux; other systems may refuse to open a folder.
-    if cfg!(unix) {
-        fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io(dir, e))?;
-    }
-    Ok(())
 }
 
 pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {

@@ -59,7 +59,7 @@ pub struct EvaluationReport {
 impl EvaluationReport {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(|e| Error::File { path: path.to_path_buf(), message: e.to_string() })?;
-        super::checksummed::write_atomically(path, json.as_bytes())
+        super::atomic::write_atomically(path, json.as_bytes())
     }
 
     pub fn read_json(path: &Path) -> Result<EvaluationReport> {
@@ -114,7 +114,7 @@ impl EvaluationReport {
             Arc::new(UInt32Array::from(t.predicted)),
             Arc::new(Float64Array::from(t.value)),
         ];
-        super::checksummed::write_atomically(path, &encode_ipc(schema, columns, path)?)
+        super::atomic::write_atomically(path, &encode_ipc(schema, columns, path)?)
     }
 }
 
@@ -170,7 +170,7 @@ pub fn write_predictions(path: &Path, rows: &[PredictionRow], k: usize) -> Resul
         fixed_list_u32(rows.iter().flat_map(|r| r.top_classes.iter().copied()).collect(), k)?,
         fixed_list_f32(rows.iter().flat_map(|r| r.top_logits.iter().copied()).collect(), k)?,
     ];
-    super::checksummed::write_atomically(path, &encode_ipc(schema, columns, path)?)
+    super::atomic::write_atomically(path, &encode_ipc(schema, columns, path)?)
 }
 
 /// Cached logits of one head for one sample content hash.

@@ -3,6 +3,7 @@
 //! with its run state and run records.
 
 pub mod arrow_io;
+pub mod atomic;
 pub mod checkpoint;
 pub mod checksummed;
 pub mod metrics;

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{write_atomic, Store};
+use super::atomic::write_atomically;
+use super::layout::Store;
 use crate::data::Manifest;
 use crate::error::{Error, Result};
 use crate::stages::StageReport;
@@ -74,7 +75,7 @@ pub fn read_state(store: &Store, pipeline: &str) -> PipelineState {
 
 pub fn write_state(store: &Store, state: &PipelineState) -> Result<()> {
     let json = serde_json::to_vec_pretty(state).expect("a pipeline state always serializes");
-    write_atomic(&state_path(store, &state.pipeline), &json)
+    write_atomically(&state_path(store, &state.pipeline), &json)
 }
 
 /// The `split` (`train` or `test`) manifest stored by the last run, when there is one.
@@ -84,7 +85,7 @@ pub fn read_manifest(store: &Store, pipeline: &str, split: &str) -> Option<Manif
 
 pub fn write_manifest(store: &Store, pipeline: &str, split: &str, manifest: &Manifest) -> Result<()> {
     let json = serde_json::to_vec(manifest).expect("a manifest always serializes");
-    write_atomic(&manifest_path(store, pipeline, split), &json)
+    write_atomically(&manifest_path(store, pipeline, split), &json)
 }
 
 /// What happened to one stage in a run.
@@ -141,7 +142,7 @@ pub fn write_run_record(store: &Store, record: &RunRecord) -> Result<PathBuf> {
         .find(|p| !p.exists())
         .expect("some file name is free");
     let json = serde_json::to_vec_pretty(record).expect("a run record always serializes");
-    write_atomic(&path, &json)?;
+    write_atomically(&path, &json)?;
     Ok(path)
 }
 

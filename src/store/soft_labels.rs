@@ -179,7 +179,7 @@ pub fn decode_soft_labels(bytes: &[u8], path: &std::path::Path) -> crate::Result
 /// Writes `set` to `path` as an Arrow IPC file, atomically (temporary file + rename).
 pub fn write_soft_labels(path: &std::path::Path, set: &SoftLabelSet) -> crate::Result<()> {
     let bytes = encode_soft_labels(set, path)?;
-    crate::store::checksummed::write_atomically(path, &bytes)
+    crate::store::atomic::write_atomically(path, &bytes)
 }
 
 /// Reads the soft-label file at `path` (what a distilled student trains from). Errors name the

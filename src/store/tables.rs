@@ -422,9 +422,9 @@ pub fn write_table(path: &Path, table: &Table, format: TableFormat) -> Result<()
     if path.is_dir() {
         return Err(Error::File { path: path.to_path_buf(), message: "is a folder; give a file path with -o".into() });
     }
-    super::checksummed::write_atomically(path, &bytes).map_err(unwritable)?;
+    super::atomic::write_atomically(path, &bytes).map_err(unwritable)?;
     if let Some(meta) = sidecar {
-        if let Err(e) = super::checksummed::write_atomically(&csv_sidecar(path), &meta) {
+        if let Err(e) = super::atomic::write_atomically(&csv_sidecar(path), &meta) {
             let _ = std::fs::remove_file(path);
             return Err(unwritable(e));
         }

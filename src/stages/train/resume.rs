@@ -12,13 +12,14 @@
 //! so a crash leaves the previous checkpoint or the new one, never half of one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::EpochRecord;
 use crate::error::{Error, Result};
+use crate::store::atomic::write_atomically;
 use crate::kernels::Tensor;
 use crate::nn::{BufferValue, HasState, MultiLossTrainer, StateEntry, StateEntryMut};
 
@@ -103,23 +104,6 @@ pub fn save(dir: &Path, fingerprint: &str, trainer: &MultiLossTrainer, epochs_do
     write_atomically(&path, &bytes)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
 
 /// One write into the trainer, checked before any is made.
 enum Pending<'a> {
