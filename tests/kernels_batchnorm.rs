@@ -207,7 +207,7 @@ fn kink_free_input(s: &BatchNormShape, seed: u64) -> Vec<f32> {
     (0..s.len())
         .map(|j| {
             let (b, i) = (j / (s.c * s.hw), j % s.hw);
-            if (b * s.hw + i) % 2 == 0 {
+            if (b * s.hw + i).is_multiple_of(2) {
                 1.0 + 0.5 * u[j]
             } else {
                 -1.0 - 0.5 * u[j]

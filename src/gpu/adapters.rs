@@ -55,7 +55,7 @@ fn report(adapter: &wgpu::Adapter) -> AdapterReport {
         driver: info.driver.clone(),
         driver_info: info.driver_info.clone(),
         is_hardware: is_hardware(info.device_type),
-        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
         max_buffer_size: limits.max_buffer_size,
         max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_compute_workgroup_size_x: limits.max_compute_workgroup_size_x,

@@ -182,7 +182,7 @@ impl GpuContext {
         }
         self.flush_if_recording();
         let padded;
-        let bytes = if data.len() % 4 == 0 {
+        let bytes = if data.len().is_multiple_of(4) {
             data
         } else {
             padded = [data, &[0u8; 3][..4 - data.len() % 4]].concat();
@@ -292,7 +292,7 @@ impl GpuContext {
         bindings: &[Binding<'_>],
         workgroups: [u32; 3],
     ) {
-        if workgroups.iter().any(|&g| g == 0) {
+        if workgroups.contains(&0) {
             return;
         }
         let max = self.max_workgroups_per_dimension();

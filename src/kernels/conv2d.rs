@@ -62,7 +62,7 @@ impl Conv2dShape {
     fn check(&self, x: usize, w: usize, y: usize) {
         let s = self;
         assert!(s.n > 0 && s.stride > 0 && s.groups > 0 && s.kh > 0 && s.kw > 0, "conv2d: degenerate shape {s:?}");
-        assert!(s.c_in % s.groups == 0 && s.c_out % s.groups == 0, "conv2d: groups {} must divide c_in {} and c_out {}", s.groups, s.c_in, s.c_out);
+        assert!(s.c_in.is_multiple_of(s.groups) && s.c_out.is_multiple_of(s.groups), "conv2d: groups {} must divide c_in {} and c_out {}", s.groups, s.c_in, s.c_out);
         assert!(s.h + 2 * s.pad >= s.kh && s.w + 2 * s.pad >= s.kw, "conv2d: kernel larger than the padded input in {s:?}");
         assert_eq!(x, s.x_len(), "conv2d: x has {x} elements, {s:?} needs {}", s.x_len());
         assert_eq!(w, s.w_len(), "conv2d: weight has {w} elements, {s:?} needs {}", s.w_len());
@@ -340,7 +340,7 @@ mod cpu {
     }
 
     /// Splits `buf` into consecutive pieces of the given lengths.
-    fn carve<'a, const K: usize>(mut buf: &'a mut [f32], lens: [usize; K]) -> [&'a mut [f32]; K] {
+    fn carve<const K: usize>(mut buf: &mut [f32], lens: [usize; K]) -> [&mut [f32]; K] {
         lens.map(|len| {
             let (head, tail) = std::mem::take(&mut buf).split_at_mut(len);
             buf = tail;

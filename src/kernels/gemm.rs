@@ -470,7 +470,7 @@ fn dispatch_pc(gpu: &GpuContext, entry: &'static str, params: &GemmParams, p: &T
 /// (batch rows, features) of a `[N, features]` tensor (any shape with `features` trailing elements
 /// per row).
 fn rows_of(t: &Tensor, features: usize, what: &str) -> usize {
-    assert!(features > 0 && t.len() % features == 0, "{what} {:?} is not [N, {features}]", t.shape());
+    assert!(features > 0 && t.len().is_multiple_of(features), "{what} {:?} is not [N, {features}]", t.shape());
     t.len() / features
 }
 

@@ -164,15 +164,28 @@ pub fn heatmap(title: &str, matrix: &[Vec<u64>]) -> Result<String> {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)
-            .build_cartesian_2d(0f64..n as f64, n as f64..0f64)
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, n as f64 - 0.5..-0.5f64)
             .map_err(plot_error)?;
-        chart.configure_mesh().disable_mesh().x_desc("predicted class").y_desc("true class").draw().map_err(plot_error)?;
+        // Cells are centred on the class indices, so the ticks name classes.
+        let class_label = |v: &f64| format!("{}", v.round() as i64);
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(n.min(20))
+            .y_labels(n.min(20))
+            .x_label_formatter(&class_label)
+            .y_label_formatter(&class_label)
+            .x_desc("predicted class")
+            .y_desc("true class")
+            .draw()
+            .map_err(plot_error)?;
         let cells = matrix.iter().enumerate().flat_map(|(t, row)| {
             let sum: u64 = row.iter().sum();
             row.iter().enumerate().map(move |(p, &v)| {
                 let f = if sum > 0 { v as f64 / sum as f64 } else { 0.0 };
                 let shade = (255.0 * (1.0 - f)) as u8;
-                Rectangle::new([(p as f64, t as f64), (p as f64 + 1.0, t as f64 + 1.0)], RGBColor(shade, shade, 255).filled())
+                let (p, t) = (p as f64, t as f64);
+                Rectangle::new([(p - 0.5, t - 0.5), (p + 0.5, t + 0.5)], RGBColor(shade, shade, 255).filled())
             })
         });
         chart.draw_series(cells).map_err(plot_error)?;
