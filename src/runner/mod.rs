@@ -30,6 +30,7 @@ use crate::plan::{PlannedStage, StageGraph};
 use crate::spec::dataset::LoadedData;
 use crate::spec::pipeline::PipelineSpec;
 use crate::spec::stages::{DataChangePolicy, StageSpec};
+use crate::stages::inputs::epochs_text;
 use crate::stages::{PipelineRef, StageContext, StageCounters, StageInput, StageProgress, StageReport};
 use crate::store::layout::{short, Store, Verified};
 use crate::store::runs::{
@@ -526,9 +527,4 @@ fn rows_of_report(stage: &str, report: &StageReport) -> Vec<ResultRow> {
     }
     rows.retain(|r| r.overall.is_some() || r.many.is_some() || r.medium.is_some() || r.few.is_some());
     rows
-}
-
-/// `1 epoch`, `20 epochs`.
-fn epochs_text(epochs: usize) -> String {
-    format!("{epochs} epoch{}", if epochs == 1 { "" } else { "s" })
 }

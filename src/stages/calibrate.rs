@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::inputs::{model_input, sampler_kind_of, schedule_of, sgd_of, stage_seed};
+use super::inputs::{epochs_text, model_input, sampler_kind_of, schedule_of, sgd_of, stage_seed};
 use super::model_io::{load_model, save_model};
 use super::{StageContext, StageReport, HISTORY_FILE};
 use crate::data::augment::QUERY_VIEW;
@@ -223,7 +223,7 @@ fn train(spec: &CalibrateSpec, ctx: &StageContext, mut net: Network, head_name: 
     }
     let last = history.last().expect("at least one epoch");
     let method = if spec.method == CalibrationMethod::Lws { "lws" } else { "crt" };
-    let summary = format!("{method} on `{head_name}`, {} epochs: {}", spec.epochs, epoch_line(last));
+    let summary = format!("{method} on `{head_name}`, {}: {}", epochs_text(spec.epochs), epoch_line(last));
     let mut metrics = Vec::new();
     if let Some(l) = last.loss {
         metrics.push(("loss".to_string(), l));

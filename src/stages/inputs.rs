@@ -55,6 +55,11 @@ pub fn sampler_kind_of(spec: &SamplerSpec, epochs: usize) -> SamplerKind {
     }
 }
 
+/// `1 epoch`, `20 epochs` (summaries and plans).
+pub fn epochs_text(epochs: usize) -> String {
+    format!("{epochs} epoch{}", if epochs == 1 { "" } else { "s" })
+}
+
 /// A short hex digest of `value`'s JSON (cache folder names that depend on settings).
 pub fn settings_digest(value: &impl serde::Serialize) -> String {
     let json = serde_json::to_vec(value).expect("settings serialize");

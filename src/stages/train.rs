@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::inputs::{sampler_kind_of, schedule_of, sgd_of, stage_seed};
+use super::inputs::{epochs_text, sampler_kind_of, schedule_of, sgd_of, stage_seed};
 use super::model_io::{load_model, save_model};
 use super::{StageContext, StageInput, StageReport, HISTORY_FILE, SOFT_LABELS_FILE};
 use crate::data::augment::{AugmentPipeline, KEY_VIEW, QUERY_VIEW};
@@ -303,7 +303,7 @@ pub fn train(spec: &TrainSpec, ctx: &StageContext, stop_after: Option<usize>) ->
         (DataChangePolicy::WarmStart { epochs }, Some(previous)) => {
             let (prev, _) = load_model(dev, previous)?;
             copy_matching(dev, &mut net, &prev, "the previous output", &what)?;
-            ctx.progress.note(&format!("{}: warm start from the previous output ({}), {epochs} epochs on the changed data", ctx.name, previous.display()));
+            ctx.progress.note(&format!("{}: warm start from the previous output ({}), {} on the changed data", ctx.name, previous.display(), epochs_text(*epochs)));
             *epochs
         }
         _ => {
@@ -454,7 +454,7 @@ fn report_of(history: &[EpochRecord], epochs: usize) -> StageReport {
         metrics.insert("train_acc".to_string(), a);
     }
     metrics.insert("images_per_s".to_string(), last.images_per_s);
-    StageReport { summary: format!("{epochs} epochs; last {}", epoch_summary(last)), metrics, images_per_s: Some(last.images_per_s) }
+    StageReport { summary: format!("{}; last {}", epochs_text(epochs), epoch_summary(last)), metrics, images_per_s: Some(last.images_per_s) }
 }
 
 #[cfg(test)]
