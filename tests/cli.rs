@@ -84,3 +84,20 @@ fn bench_quick_json_reports_gflops_and_images_per_second() {
     assert_eq!(cpu["conv"].as_array().unwrap().len(), 6);
     assert!(cpu["resnet32_train_images_per_s"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bench_distill_quick_json_times_both_students_and_sizes_the_cache() {
+    let out = ssdlt(&["--device", "cpu", "bench", "--distill", "--quick", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --distill --json prints JSON");
+    let student = &doc["student"];
+    assert_eq!(student["device"], "cpu");
+    assert!(student["cached_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(student["online_images_per_s"].as_f64().unwrap() > 0.0);
+    let sizes = doc["cache_size"].as_array().unwrap();
+    let bytes = |classes: u64, k: u64| sizes.iter().find(|s| s["classes"] == classes && s["k"] == k).map(|s| s["bytes_per_row"].as_f64().unwrap()).unwrap();
+    // k = 10 costs the same whatever the class count; dense grows by 8 bytes (id + probability) a class.
+    assert_eq!(bytes(100, 10), bytes(1000, 10));
+    assert!((bytes(100, 100) - bytes(100, 10) - 90.0 * 8.0).abs() < 1.0, "{sizes:?}");
+    assert!((bytes(1000, 1000) - bytes(1000, 10) - 990.0 * 8.0).abs() < 1.0, "{sizes:?}");
+}

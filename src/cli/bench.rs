@@ -27,6 +27,11 @@ pub struct BenchArgs {
     /// beside ResNet-32 / ResNet-50 training images/s on the cpu device, in the same run.
     #[arg(long)]
     pub data: bool,
+    /// Measure the student stage instead: its step with soft labels read from the Arrow cache
+    /// against the same step with the teacher run on every batch, images/s in the same run, and
+    /// the cache's bytes per sample for top-10 against dense (`--device` picks the device).
+    #[arg(long, conflicts_with = "data")]
+    pub distill: bool,
 }
 
 #[derive(Serialize)]
@@ -162,6 +167,10 @@ fn run_pytorch(script: &std::path::Path, quick: bool) -> anyhow::Result<serde_js
 pub fn run(args: &BenchArgs, choice: DeviceChoice, quiet: bool) -> anyhow::Result<()> {
     if args.data {
         return super::bench_data::run(args.quick, args.json, quiet);
+    }
+    if args.distill {
+        let dev = devices_for(choice)?.into_iter().next().expect("devices_for always gives the cpu or a chosen device");
+        return super::bench_distill::run(&dev, args.quick, args.json, quiet);
     }
     let devices = devices_for(choice)?;
     let figures: Vec<DeviceFigures> = devices.iter().map(|d| bench_device(d, args.quick, quiet || args.json)).collect();

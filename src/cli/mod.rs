@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod bench_data;
+mod bench_distill;
 mod data;
 mod compare;
 mod demo;
