@@ -310,6 +310,25 @@ fn trained_resnet8(dev: &Device, cfg: NetworkConfig, seed: u64) -> Network {
 }
 
 #[test]
+fn saving_one_model_twice_writes_the_same_bytes() {
+    let dev = common::cpu();
+    let dir = scratch_dir("same-bytes");
+    let net = trained_resnet8(&dev, tiny_resnet8(), 3);
+    let meta = BTreeMap::from([("epoch".to_string(), "7".to_string()), ("stage".to_string(), "ce \"quoted\"".to_string()), ("a_first".to_string(), "x".to_string())]);
+    let (first, second) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    save_network(&first, &net, &meta).unwrap();
+    save_network(&second, &net, &meta).unwrap();
+    let bytes = std::fs::read(&first).unwrap();
+    assert_eq!(bytes, std::fs::read(&second).unwrap());
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!(header_len % 8, 0, "the data starts 8-byte aligned");
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).expect("the header is JSON");
+    assert_eq!(header["__metadata__"]["stage"], "ce \"quoted\"");
+    assert_eq!(read_metadata(&first).unwrap()["a_first"], "x");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn checkpoints_round_trip_every_tensor_and_counter() {
     let dev = common::cpu();
     let dir = scratch_dir("round-trip");

@@ -6,10 +6,10 @@
 //! its version, the ssdlt version and the architecture. Saving writes a temporary file beside
 //! the target and renames it over, so a crash never leaves a half-written checkpoint.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 
 use super::atomic::write_atomically;
@@ -50,27 +50,53 @@ pub fn save_network(path: &Path, net: &Network, extra: &BTreeMap<String, String>
 pub fn save_state(path: &Path, model: &impl HasState, metadata: &BTreeMap<String, String>) -> Result<()> {
     let mut entries = Vec::new();
     model.state(&mut entries);
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(entries.len());
+    let mut owned: Vec<(String, &'static str, Vec<usize>, Vec<u8>)> = Vec::with_capacity(entries.len());
     for e in &entries {
         let (dtype, shape, bytes) = match e {
-            StateEntry::Param(p) => (Dtype::F32, p.shape().to_vec(), bytemuck::cast_slice(&p.value.to_vec()).to_vec()),
+            StateEntry::Param(p) => ("F32", p.shape().to_vec(), bytemuck::cast_slice(&p.value.to_vec()).to_vec()),
             StateEntry::Buffer(b) => match &b.value {
-                BufferValue::F32(t) => (Dtype::F32, t.shape().to_vec(), bytemuck::cast_slice(&t.to_vec()).to_vec()),
-                BufferValue::Count(n) => (Dtype::I64, Vec::new(), n.to_le_bytes().to_vec()),
+                BufferValue::F32(t) => ("F32", t.shape().to_vec(), bytemuck::cast_slice(&t.to_vec()).to_vec()),
+                BufferValue::Count(n) => ("I64", Vec::new(), n.to_le_bytes().to_vec()),
             },
         };
         owned.push((e.name().to_string(), dtype, shape, bytes));
     }
-    let views = owned
-        .iter()
-        .map(|(name, dtype, shape, bytes)| TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.clone(), v)))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| err(path, format!("cannot describe a tensor: {e}")))?;
-    let info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let bytes = safetensors::serialize(views, Some(info)).map_err(|e| err(path, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
+    write_atomically(path, &encode_safetensors(&owned, metadata))
 }
 
+/// The safetensors bytes of `tensors` (name, safetensors dtype, shape, little-endian data), laid out in
+/// the given order: an 8-byte header length, a JSON header with `__metadata__` first and keys
+/// in a fixed order, spaces up to 8-byte alignment, then the data. The same model and metadata
+/// always give the same bytes (the `safetensors` crate writes metadata from a HashMap, whose
+/// order changes from run to run), so a content-addressed store sees identical models as equal.
+fn encode_safetensors(tensors: &[(String, &str, Vec<usize>, Vec<u8>)], metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    let quote = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let mut header = String::from("{");
+    if !metadata.is_empty() {
+        let entries: Vec<String> = metadata.iter().map(|(k, v)| format!("{}:{}", quote(k), quote(v))).collect();
+        header.push_str(&format!("\"__metadata__\":{{{}}}", entries.join(",")));
+    }
+    let mut offset = 0usize;
+    for (i, (name, dtype, shape, bytes)) in tensors.iter().enumerate() {
+        if i > 0 || !metadata.is_empty() {
+            header.push(',');
+        }
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        header.push_str(&format!("{}:{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{offset},{}]}}", quote(name), dims.join(","), offset + bytes.len()));
+        offset += bytes.len();
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for (_, _, _, bytes) in tensors {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
 
 /// Reads only the metadata of a checkpoint.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
