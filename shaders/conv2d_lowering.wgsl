@@ -1,7 +1,13 @@
 // Lowering of convolutions onto the GEMM kernels (src/kernels/conv2d.rs, software adapters):
 // im2col, col2im and the two layout changes between [n, c, positions] and [c, n * positions].
-// One invocation per output element, no shared memory, no atomics: col2im sums the kernel taps
-// that hit one input pixel in a fixed order, so results are bit-identical run to run.
+// No shared memory, no atomics: col2im sums the kernel taps that hit one input pixel in a fixed
+// order, so results are bit-identical run to run.
+//
+// Why the dispatch shapes (measured on lavapipe): an integer division by a runtime value is
+// scalarised per SIMD lane (tens of cycles each), so a kernel that splits a flat index into
+// (image, channel, row, column) per element runs slower than the GEMM it feeds. Here workgroup
+// ids carry the image (z) and the channel (y) and x runs over the positions of one image: two
+// divisions per invocation, none per element; im2col loops over the taps of one position.
 //
 // Shapes (groups = 1): x [n, c_in, h, w], y [n, c_out, oh, ow]; col has K = c_in * kh * kw rows
 // r = (ci * kh + ky) * kw + kx and n * oh * ow columns l = (img * oh + oy) * ow + ox; element (r, l)
@@ -11,119 +17,125 @@ struct Lowering {
     n: u32, c_in: u32, h: u32, w: u32,
     kh: u32, kw: u32, stride: u32, pad: u32,
     oh: u32, ow: u32, k: u32, k_rows: u32,
-    rs: u32, ls: u32, channels: u32, total: u32,
+    rs: u32, ls: u32, channels: u32, _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Lowering;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
-// dst = col of src = x; one invocation per element of the k_rows x (n * oh * ow) matrix.
+// dst = col of src = x. Workgroups: x over the oh * ow positions of one image (64 each), y = 1,
+// z = image; one invocation writes all k_rows rows of one column.
 @compute @workgroup_size(64)
-fn conv2d_im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = flat(gid, nwg);
-    if (e >= p.total) {
+fn conv2d_im2col(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let q = gid.x;
+    let ohw = p.oh * p.ow;
+    if (q >= ohw) {
         return;
     }
-    let npos = p.n * p.oh * p.ow;
-    let r = e / npos;
-    let l = e % npos;
-    var v = 0.0;
-    if (r < p.k) {
-        let khw = p.kh * p.kw;
-        let ci = r / khw;
-        let ky = (r % khw) / p.kw;
-        let kx = r % p.kw;
-        let img = l / (p.oh * p.ow);
-        let oy = (l / p.ow) % p.oh;
-        let ox = l % p.ow;
-        let iy = i32(oy * p.stride + ky) - i32(p.pad);
-        let ix = i32(ox * p.stride + kx) - i32(p.pad);
-        if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-            v = src[((img * p.c_in + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+    let img = gid.z;
+    let oy = q / p.ow;
+    let ox = q - oy * p.ow;
+    let l = (img * ohw + q) * p.ls;
+    let y0 = i32(oy * p.stride) - i32(p.pad);
+    let x0 = i32(ox * p.stride) - i32(p.pad);
+    let hw = p.h * p.w;
+    var r = 0u;
+    for (var ci = 0u; ci < p.c_in; ci = ci + 1u) {
+        let plane = (img * p.c_in + ci) * hw;
+        for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
+            let iy = y0 + i32(ky);
+            let row_ok = iy >= 0 && iy < i32(p.h);
+            for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
+                let ix = x0 + i32(kx);
+                let ok = row_ok && ix >= 0 && ix < i32(p.w);
+                // Out-of-image taps read a valid address and keep zero: no divergent branch.
+                let at = select(0u, plane + u32(iy) * p.w + u32(ix), ok);
+                dst[r * p.rs + l] = select(0.0, src[at], ok);
+                r = r + 1u;
+            }
         }
     }
-    dst[r * p.rs + l * p.ls] = v;
+    for (; r < p.k_rows; r = r + 1u) {
+        dst[r * p.rs + l] = 0.0;
+    }
 }
 
 // dst = dx [n, c_in, h, w] from src = the col-shaped gradient (layout as for im2col): each input
-// pixel adds, in tap order, the columns of the outputs that read it.
+// pixel adds, in tap order, the columns of the outputs that read it. Workgroups: x over the
+// h * w pixels of one plane, y = input channel, z = image.
 @compute @workgroup_size(64)
-fn conv2d_col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = flat(gid, nwg);
-    if (e >= p.total) {
+fn conv2d_col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let e = gid.x;
+    let hw = p.h * p.w;
+    if (e >= hw) {
         return;
     }
-    let ix = e % p.w;
-    let iy = (e / p.w) % p.h;
-    let ci = (e / (p.w * p.h)) % p.c_in;
-    let img = e / (p.w * p.h * p.c_in);
+    let ci = gid.y;
+    let img = gid.z;
+    let iy = e / p.w;
+    let ix = e - iy * p.w;
+    // Taps ky with (iy + pad - ky) = oy * stride, oy < oh: ky runs down from the largest.
+    let ty = iy + p.pad;
+    let tx = ix + p.pad;
+    let oy_hi = min(ty / p.stride, p.oh - 1u);
+    let ox_hi = min(tx / p.stride, p.ow - 1u);
     var acc = 0.0;
-    for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
-        let ty = i32(iy + p.pad) - i32(ky);
-        if (ty < 0 || u32(ty) % p.stride != 0u || u32(ty) / p.stride >= p.oh) {
-            continue;
+    for (var oy = i32(oy_hi); oy >= 0; oy = oy - 1) {
+        let ky = ty - u32(oy) * p.stride;
+        if (ky >= p.kh) {
+            break;
         }
-        let oy = u32(ty) / p.stride;
-        for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
-            let tx = i32(ix + p.pad) - i32(kx);
-            if (tx < 0 || u32(tx) % p.stride != 0u || u32(tx) / p.stride >= p.ow) {
-                continue;
+        for (var ox = i32(ox_hi); ox >= 0; ox = ox - 1) {
+            let kx = tx - u32(ox) * p.stride;
+            if (kx >= p.kw) {
+                break;
             }
-            let ox = u32(tx) / p.stride;
             let r = (ci * p.kh + ky) * p.kw + kx;
-            let l = (img * p.oh + oy) * p.ow + ox;
+            let l = (img * p.oh + u32(oy)) * p.ow + u32(ox);
             acc = acc + src[r * p.rs + l * p.ls];
         }
     }
-    dst[e] = acc;
+    dst[(img * p.c_in + ci) * hw + e] = acc;
 }
 
-// dst [channels, n * oh * ow] from src [n, channels, oh * ow].
+// dst [channels, n * oh * ow] from src [n, channels, oh * ow]. Workgroups: x over the oh * ow
+// positions, y = channel, z = image.
 @compute @workgroup_size(64)
-fn conv2d_to_channel_major(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = flat(gid, nwg);
-    if (e >= p.total) {
+fn conv2d_to_channel_major(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ohw = p.oh * p.ow;
+    if (gid.x >= ohw) {
         return;
     }
-    let ohw = p.oh * p.ow;
-    let npos = p.n * ohw;
-    let c = e / npos;
-    let l = e % npos;
-    dst[e] = src[((l / ohw) * p.channels + c) * ohw + l % ohw];
+    let c = gid.y;
+    let img = gid.z;
+    dst[c * (p.n * ohw) + img * ohw + gid.x] = src[(img * p.channels + c) * ohw + gid.x];
 }
 
-// dst [n, channels, oh * ow] from src [channels, n * oh * ow].
+// dst [n, channels, oh * ow] from src [channels, n * oh * ow]. Workgroups as above.
 @compute @workgroup_size(64)
-fn conv2d_from_channel_major(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = flat(gid, nwg);
-    if (e >= p.total) {
+fn conv2d_from_channel_major(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ohw = p.oh * p.ow;
+    if (gid.x >= ohw) {
         return;
     }
-    let ohw = p.oh * p.ow;
-    let q = e % ohw;
-    let c = (e / ohw) % p.channels;
-    let img = e / (ohw * p.channels);
-    dst[e] = src[c * (p.n * ohw) + img * ohw + q];
+    let c = gid.y;
+    let img = gid.z;
+    dst[(img * p.channels + c) * ohw + gid.x] = src[c * (p.n * ohw) + img * ohw + gid.x];
 }
 
 // dst [channels, k_rows] = src [channels, k] with zero columns k <= r < k_rows (weights padded
-// to whole vec4s along the reduction).
+// to whole vec4s along the reduction). Workgroups: x over k_rows, y = channel.
 @compute @workgroup_size(64)
-fn conv2d_pad_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = flat(gid, nwg);
-    if (e >= p.total) {
+fn conv2d_pad_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let r = gid.x;
+    if (r >= p.k_rows) {
         return;
     }
-    let c = e / p.k_rows;
-    let r = e % p.k_rows;
+    let c = gid.y;
     var v = 0.0;
     if (r < p.k) {
         v = src[c * p.k + r];
     }
-    dst[e] = v;
+    dst[c * p.k_rows + r] = v;
 }

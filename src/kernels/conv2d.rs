@@ -190,7 +190,7 @@ mod lowered {
         rs: u32,
         ls: u32,
         channels: u32,
-        total: u32,
+        _pad0: u32,
     }
 
     /// Rows of the column matrix: the reduction c_in * kh * kw rounded up to whole vec4s (the
@@ -199,11 +199,12 @@ mod lowered {
         (s.c_in / s.groups * s.kh * s.kw).div_ceil(4) * 4
     }
 
-    /// Whether the lowering applies: no groups, and every scratch matrix (the column matrix the
-    /// largest) fits one storage binding.
+    /// Whether the lowering applies: no groups, images and channels within one dispatch
+    /// dimension (65535, the WebGPU minimum), and every scratch matrix (the column matrix the
+    /// largest) within one storage binding.
     pub(super) fn fits(s: &Conv2dShape, max_binding_bytes: u64) -> bool {
         let col_bytes = 4 * col_rows(s) as u64 * (s.n * s.out_h() * s.out_w()) as u64;
-        s.groups == 1 && col_bytes <= max_binding_bytes
+        s.groups == 1 && s.n.max(s.c_in).max(s.c_out) <= 65535 && col_bytes <= max_binding_bytes
     }
 
     fn u(v: usize, what: &str) -> u32 {
@@ -227,25 +228,28 @@ mod lowered {
         }
     }
 
-    fn run(gpu: &GpuContext, entry: &'static str, p: &Lowering, src: &Tensor, dst: &Tensor) {
-        launch(gpu, Shader::Conv2dLowering, entry, p, &[src, dst], grid(gpu, p.total as usize, 64));
+    /// Dispatches `entry` over `[x / 64 workgroups, y, z]` (x: positions of one image or plane,
+    /// y: channel, z: image; see the shader).
+    fn run(gpu: &GpuContext, entry: &'static str, p: &Lowering, src: &Tensor, dst: &Tensor, [x, y, z]: [usize; 3]) {
+        launch(gpu, Shader::Conv2dLowering, entry, p, &[src, dst], [u(x.div_ceil(64), "workgroups"), u(y, "channels"), u(z, "images")]);
     }
 
     /// col (k_rows x n*oh*ow; element (r, l) at r * rs + l * ls) from x.
     fn im2col(gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, k_rows: usize, rs: usize, ls: usize, col: &Tensor) {
         let npos = s.n * s.out_h() * s.out_w();
-        let p = Lowering { k_rows: u(k_rows, "col rows"), rs: u(rs, "row stride"), ls: u(ls, "column stride"), total: u(k_rows * npos, "col elements"), ..lowering(s) };
-        run(gpu, "conv2d_im2col", &p, x, col);
+        u(k_rows * npos, "col elements");
+        let p = Lowering { k_rows: u(k_rows, "col rows"), rs: u(rs, "row stride"), ls: u(ls, "column stride"), ..lowering(s) };
+        run(gpu, "conv2d_im2col", &p, x, col, [s.out_h() * s.out_w(), 1, s.n]);
     }
 
     fn to_channel_major(gpu: &GpuContext, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
-        let p = Lowering { channels: u(channels, "channels"), total: u(src.len(), "elements"), ..lowering(s) };
-        run(gpu, "conv2d_to_channel_major", &p, src, dst);
+        let p = Lowering { channels: u(channels, "channels"), ..lowering(s) };
+        run(gpu, "conv2d_to_channel_major", &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
     }
 
     fn from_channel_major(gpu: &GpuContext, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
-        let p = Lowering { channels: u(channels, "channels"), total: u(dst.len(), "elements"), ..lowering(s) };
-        run(gpu, "conv2d_from_channel_major", &p, src, dst);
+        let p = Lowering { channels: u(channels, "channels"), ..lowering(s) };
+        run(gpu, "conv2d_from_channel_major", &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
     }
 
     pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
@@ -256,8 +260,8 @@ mod lowered {
             w.clone()
         } else {
             let padded = dev.scratch("conv2d.weight_rows", s.c_out * k4);
-            let p = Lowering { k: u(k, "k"), k_rows: u(k4, "k rows"), total: u(s.c_out * k4, "weights"), ..Default::default() };
-            run(gpu, "conv2d_pad_rows", &p, w, &padded);
+            let p = Lowering { k: u(k, "k"), k_rows: u(k4, "k rows"), ..Default::default() };
+            run(gpu, "conv2d_pad_rows", &p, w, &padded, [k4, s.c_out, 1]);
             padded
         };
         let yt = dev.scratch("conv2d.channel_major", s.c_out * npos);
@@ -271,8 +275,8 @@ mod lowered {
         to_channel_major(gpu, s, s.c_out, dy, &dyt);
         let dcol = dev.scratch("conv2d.col", k * npos);
         matmul(dev, &GemmShape { m: k, n: npos, k: s.c_out, trans_a: true, trans_b: false, accumulate: false }, w, &dyt, &dcol);
-        let p = Lowering { rs: u(npos, "row stride"), ls: 1, total: u(dx.len(), "dx elements"), ..lowering(s) };
-        run(gpu, "conv2d_col2im", &p, &dcol, dx);
+        let p = Lowering { rs: u(npos, "row stride"), ls: 1, ..lowering(s) };
+        run(gpu, "conv2d_col2im", &p, &dcol, dx, [s.h * s.w, s.c_in, s.n]);
     }
 
     pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
