@@ -13,6 +13,10 @@
 //! gather over the outputs that each input pixel feeds, dispatched per stride phase so every
 //! invocation walks only the kernel taps that hit it. Backward-weight sums fixed slices of the
 //! batch into partials and a second kernel adds them in slice order. No atomics anywhere.
+//!
+//! On software adapters with the subgroup GEMM, `plan_software` lowers ungrouped convolutions
+//! instead (`lowered`): im2col / col2im and layout changes (shaders/conv2d_lowering.wgsl) around
+//! `gemm::matmul`, 2-8x faster per CPU-second there than the implicit kernels.
 
 use rayon::prelude::*;
 
@@ -138,8 +142,9 @@ pub enum ConvKernel {
 /// The kernel of all three passes on a software adapter: `Lowered` when the device has the
 /// subgroup GEMM (which the lowered passes then run on), the convolution is ungrouped and its
 /// column matrix fits one storage binding of `max_binding_bytes`; else `Implicit`. Measured on
-/// lavapipe (ResNet-32 layers, batch 128), the lowering is 1.2-4x faster per CPU-second in
-/// every pass with the subgroup GEMM (without subgroups the lowering was not measured faster).
+/// lavapipe (ResNet-32 layers, batch 128), the lowering does 0.8-3.4 GFLOP per CPU-second
+/// against 0.3-0.7 for the implicit kernels, in every pass and layer (without subgroups it was
+/// not measured, so the implicit kernels stay).
 pub fn plan_software(s: &Conv2dShape, subgroups: bool, max_binding_bytes: u64) -> ConvKernel {
     if subgroups && lowered::fits(s, max_binding_bytes) {
         ConvKernel::Lowered
