@@ -3,6 +3,7 @@
 //! so the figure is steady on a loaded machine), beside the native cpu GEMM in the same run.
 //!
 //! ```sh
+//! SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand
 //! XDG_RUNTIME_DIR=/tmp GEMM_CANDIDATES=/tmp/cand GEMM_CAND_SHAPE=1024,1024,1024 \
 //!   cargo test --test integration -- --ignored --nocapture kernels_gemm_candidates
 //! ```
