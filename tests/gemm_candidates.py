@@ -54,7 +54,7 @@ def unrolled(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None, idx="
 
 def subgroup(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None):
     v = bn // 4
-    o = [f"// candidate entry=main tile={bm}x{W*bn} bind=1:B,2:A,3:C", "enable subgroups;", HDR]
+    o = [f"// candidate entry=main tile={bm}x{W*bn} bind=1:B,2:A,3:C", HDR]
     o.append(decl(1, "p", bspace, "vec4<f32>", cap_b))
     o.append(decl(2, "q", aspace, "vec4<f32>", cap_a))
     o.append(decl(3, "c", "read_write", "f32"))
