@@ -3,7 +3,10 @@
 //! GFLOP/s on the ResNet-32 layer shapes:
 //! `cargo test --release kernels_conv2d::resnet32 -- --ignored --nocapture`.
 
-use ssdlt::kernels::conv2d::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward, Conv2dShape};
+use ssdlt::kernels::conv2d::{
+    conv2d_backward_data_with, conv2d_backward_weight_with, conv2d_forward, conv2d_forward_with, plan_software,
+    Conv2dShape, ConvKernel,
+};
 use ssdlt::kernels::Device;
 
 use crate::common;
@@ -101,15 +104,20 @@ fn naive_backward(s: &Conv2dShape, x: &[f32], w: &[f32], dy: &[f32]) -> (Vec<f32
 
 /// (y, dx, dw) of one device for seeded x, w, dy.
 fn run_all(dev: &Device, s: &Conv2dShape, x: &[f32], w: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    run_all_with(dev, ConvKernel::Auto, s, x, w, dy)
+}
+
+/// `run_all` with the WGSL kernel forced.
+fn run_all_with(dev: &Device, kernel: ConvKernel, s: &Conv2dShape, x: &[f32], w: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let xt = dev.from_f32(&x_shape(s), x);
     let wt = dev.from_f32(&w_shape(s), w);
     let dyt = dev.from_f32(&y_shape(s), dy);
     let y = dev.zeros(&y_shape(s));
     let dx = dev.from_f32(&x_shape(s), &vec![7.0; x.len()]);
     let dw = dev.from_f32(&w_shape(s), &vec![7.0; w.len()]);
-    conv2d_forward(dev, s, &xt, &wt, &y);
-    conv2d_backward_data(dev, s, &dyt, &wt, &dx);
-    conv2d_backward_weight(dev, s, &xt, &dyt, &dw);
+    conv2d_forward_with(dev, kernel, s, &xt, &wt, &y);
+    conv2d_backward_data_with(dev, kernel, s, &dyt, &wt, &dx);
+    conv2d_backward_weight_with(dev, kernel, s, &xt, &dyt, &dw);
     (y.to_vec(), dx.to_vec(), dw.to_vec())
 }
 
@@ -188,6 +196,35 @@ fn wgsl_conv_matches_cpu_on_awkward_shapes() {
 }
 
 #[test]
+fn each_wgsl_conv_kernel_matches_cpu_on_awkward_shapes() {
+    let _serial = gpu_readbacks();
+    let (cpu, gpu) = (common::cpu(), common::gpu());
+    // Ungrouped awkward shapes (the lowering needs groups = 1) plus a reduction of 27 rows
+    // (not whole vec4s) and 70 output channels (no whole tile).
+    let mut shapes: Vec<Conv2dShape> = awkward_shapes().into_iter().filter(|s| s.groups == 1).collect();
+    shapes.push(shape(2, 3, 9, 8, 70, 3, 1, 1, 1));
+    for kernel in [ConvKernel::Implicit, ConvKernel::Lowered] {
+        for (i, s) in shapes.iter().enumerate() {
+            let (x, w, dy) = inputs(s, 60 + i as u64);
+            let (cy, cdx, cdw) = run_all(&cpu, s, &x, &w, &dy);
+            let (gy, gdx, gdw) = run_all_with(&gpu, kernel, s, &x, &w, &dy);
+            common::assert_close(&format!("{kernel:?} forward {s:?}"), &gy, &cy, 1e-4);
+            common::assert_close(&format!("{kernel:?} backward data {s:?}"), &gdx, &cdx, 1e-4);
+            common::assert_close(&format!("{kernel:?} backward weight {s:?}"), &gdw, &cdw, 1e-4);
+        }
+    }
+}
+
+#[test]
+fn software_plan_lowers_ungrouped_convs_that_fit_a_binding_onto_the_gemm() {
+    let s = shape(128, 16, 32, 32, 16, 3, 1, 1, 1);
+    assert_eq!(plan_software(&s, true, 128 << 20), ConvKernel::Lowered);
+    assert_eq!(plan_software(&s, false, 128 << 20), ConvKernel::Implicit, "without subgroups");
+    assert_eq!(plan_software(&s, true, 64 << 20), ConvKernel::Implicit, "75 MiB of columns past a 64 MiB binding");
+    assert_eq!(plan_software(&Conv2dShape { groups: 2, ..s }, true, 128 << 20), ConvKernel::Implicit, "grouped");
+}
+
+#[test]
 fn wgsl_conv_matches_cpu_when_blocks_and_slices_are_partly_filled() {
     let _serial = gpu_readbacks();
     // 70 channels (8-blocks with a remainder), 3 workgroup tiles with a ragged end, and more
@@ -230,13 +267,16 @@ fn conv_backwards_match_finite_differences_on_both_devices() {
 #[test]
 fn conv_repeats_are_bit_identical_on_both_devices() {
     let _serial = gpu_readbacks();
-    let s = shape(19, 6, 9, 7, 10, 3, 2, 1, 2);
-    let (x, w, dy) = inputs(&s, 9);
-    for dev in common::devices() {
-        let first = run_all(&dev, &s, &x, &w, &dy);
-        for _ in 0..2 {
-            let again = run_all(&dev, &s, &x, &w, &dy);
-            assert!(first.0 == again.0 && first.1 == again.1 && first.2 == again.2, "{}: repeat differs", dev.name());
+    // Grouped (implicit kernels on every adapter) and ungrouped (lowered onto the GEMM on
+    // software adapters with subgroups).
+    for s in [shape(19, 6, 9, 7, 10, 3, 2, 1, 2), shape(5, 7, 9, 7, 10, 3, 1, 1, 1)] {
+        let (x, w, dy) = inputs(&s, 9);
+        for dev in common::devices() {
+            let first = run_all(&dev, &s, &x, &w, &dy);
+            for _ in 0..2 {
+                let again = run_all(&dev, &s, &x, &w, &dy);
+                assert!(first.0 == again.0 && first.1 == again.1 && first.2 == again.2, "{}: repeat differs for {s:?}", dev.name());
+            }
         }
     }
 }
@@ -275,6 +315,12 @@ fn resnet32_layer_throughput() {
     }
     for dev in devices {
         let reps = if dev.is_cpu() { 40 } else { 3 };
+        // CONV_KERNEL=implicit or lowered forces the WGSL kernel (the plan's by default).
+        let kernel = match std::env::var("CONV_KERNEL").as_deref() {
+            Ok("implicit") => ConvKernel::Implicit,
+            Ok("lowered") => ConvKernel::Lowered,
+            _ => ConvKernel::Auto,
+        };
         let batch: usize = std::env::var("CONV_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(128);
         for (name, s) in resnet32_layers() {
             let s = Conv2dShape { n: batch, ..s };
@@ -299,9 +345,9 @@ fn resnet32_layer_throughput() {
                 let cpu = process_cpu_seconds() - cpu0;
                 format!("{:6.1} ({:5.1}/core)", s.flops() / best / 1e9, s.flops() * reps as f64 / cpu / 1e9)
             };
-            let f = time(&|| conv2d_forward(&dev, &s, &xt, &wt, &y));
-            let bd = time(&|| conv2d_backward_data(&dev, &s, &dyt, &wt, &dx));
-            let bw = time(&|| conv2d_backward_weight(&dev, &s, &xt, &dyt, &dw));
+            let f = time(&|| conv2d_forward_with(&dev, kernel, &s, &xt, &wt, &y));
+            let bd = time(&|| conv2d_backward_data_with(&dev, kernel, &s, &dyt, &wt, &dx));
+            let bw = time(&|| conv2d_backward_weight_with(&dev, kernel, &s, &xt, &dyt, &dw));
             eprintln!("{:<20} {:<20} fwd {f}  bwd-data {bd}  bwd-weight {bw} GFLOP/s", dev.name(), name);
         }
     }

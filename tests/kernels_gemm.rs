@@ -4,7 +4,7 @@
 //! linear layers by finite differences on both devices; bit-identical reruns.
 
 use ssdlt::kernels::gemm::{
-    linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel, GemmShape, Orientation,
+    linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel, GemmShape, Orientation, SubgroupRows,
 };
 use ssdlt::kernels::{Device, Tensor};
 
@@ -35,7 +35,9 @@ fn every_kernel() -> Vec<GemmKernel> {
         }
     }
     if subgroup_gemm_supported(&gpu()) {
-        kernels.extend([Orientation::Columns, Orientation::Rows].map(GemmKernel::Subgroup));
+        for rows in SubgroupRows::ALL {
+            kernels.extend([Orientation::Columns, Orientation::Rows].map(|o| GemmKernel::Subgroup(rows, o)));
+        }
     }
     kernels
 }
@@ -113,7 +115,10 @@ fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
 #[test]
 fn software_adapters_with_subgroups_of_eight_plan_the_subgroup_kernel_for_large_products() {
     let big = GemmShape { m: 1024, n: 1024, k: 1024, trans_a: false, trans_b: false, accumulate: false };
-    assert_eq!(plan_software(&big, true), GemmKernel::Subgroup(Orientation::Columns));
+    assert_eq!(plan_software(&big, true), GemmKernel::Subgroup(SubgroupRows::R64, Orientation::Columns));
+    // 16 rows (a convolution with 16 output channels) take the 16-row block, not a padded 64.
+    let conv = GemmShape { m: 16, n: 131072, k: 144, trans_a: false, trans_b: false, accumulate: false };
+    assert_eq!(plan_software(&conv, true), GemmKernel::Subgroup(SubgroupRows::R16, Orientation::Columns));
     assert_eq!(plan_software(&big, false), GemmKernel::Unrolled(Blocking::B16x16, Orientation::Columns));
     let dev = gpu();
     let report = dev.gpu().unwrap().report();

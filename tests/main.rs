@@ -8,6 +8,7 @@ mod kernels_contrastive;
 mod kernels_conv2d;
 mod kernels_elementwise;
 mod kernels_gemm;
+mod kernels_gemm_candidates;
 mod kernels_losses;
 mod kernels_optim;
 mod kernels_pool;

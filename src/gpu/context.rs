@@ -93,6 +93,7 @@ impl GpuContext {
         let mut limits = wgpu::Limits::downlevel_defaults();
         let supported = adapter.limits();
         limits.max_storage_buffer_binding_size = supported.max_storage_buffer_binding_size;
+        limits.max_uniform_buffer_binding_size = supported.max_uniform_buffer_binding_size;
         limits.max_buffer_size = supported.max_buffer_size;
         limits.max_storage_buffers_per_shader_stage = supported.max_storage_buffers_per_shader_stage.min(10);
         limits.max_compute_invocations_per_workgroup = supported.max_compute_invocations_per_workgroup;
@@ -147,6 +148,11 @@ impl GpuContext {
         self.report.max_compute_workgroups_per_dimension
     }
 
+    /// The largest buffer a shader may bind as `var<uniform>`, in bytes.
+    pub fn max_uniform_binding_bytes(&self) -> u64 {
+        self.device.limits().max_uniform_buffer_binding_size
+    }
+
     /// Largest storage buffer that can be bound to one shader binding, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.report.max_storage_buffer_binding_size
@@ -168,7 +174,7 @@ impl GpuContext {
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         GpuBuffer { buffer, id: NEXT_BUFFER_ID.fetch_add(1, Ordering::Relaxed), bytes }

@@ -10,7 +10,7 @@
 //!   the transpose into scratch the lane operand may need, so tall-skinny shapes (convolution
 //!   backward: 16384x288x32, 288x32x16384, 131072x16x144) are not padded to waste.
 //!   Where the device has subgroups of 8 (lavapipe does), `plan_software` may pick instead the
-//!   64x8 kernel of shaders/gemm_subgroup.wgsl: on llvmpipe every storage load that is not
+//!   16x8, 32x8 or 64x8 kernels of shaders/gemm_subgroup.wgsl: on llvmpipe every storage load that is not
 //!   provably uniform is a loop over the 8 SIMD lanes (worth ~100 multiply-adds), so that kernel
 //!   loads vec4s and shares each loaded row of the other operand through subgroupBroadcast; it
 //!   runs ~3x faster than 16x16 at 1024^3. Its operands are packed into vec4-aligned scratch
@@ -96,9 +96,49 @@ pub enum GemmKernel {
     Tiled,
     /// An unrolled register block, in the given orientation.
     Unrolled(Blocking, Orientation),
-    /// The 64x8 block of shaders/gemm_subgroup.wgsl (vec4 loads, rows shared by subgroup
-    /// broadcast), in the given orientation; needs `subgroup_gemm_supported`.
-    Subgroup(Orientation),
+    /// A block of shaders/gemm_subgroup.wgsl (vec4 loads, rows shared by subgroup broadcast), in
+    /// the given orientation; needs `subgroup_gemm_supported`.
+    Subgroup(SubgroupRows, Orientation),
+}
+
+/// Rows of C per invocation of the subgroup kernels (x 8 columns): more rows share each loaded
+/// row of the lane operand among more multiply-adds, fewer waste less on products with few rows
+/// (convolutions with 16 or 32 channels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubgroupRows {
+    R16,
+    R32,
+    R64,
+}
+
+impl SubgroupRows {
+    pub const ALL: [SubgroupRows; 3] = [SubgroupRows::R16, SubgroupRows::R32, SubgroupRows::R64];
+
+    fn rows(self) -> usize {
+        match self {
+            SubgroupRows::R16 => 16,
+            SubgroupRows::R32 => 32,
+            SubgroupRows::R64 => 64,
+        }
+    }
+
+    fn entry(self) -> &'static str {
+        match self {
+            SubgroupRows::R16 => "gemm_subgroup_16x8",
+            SubgroupRows::R32 => "gemm_subgroup_32x8",
+            SubgroupRows::R64 => "gemm_subgroup_64x8",
+        }
+    }
+
+    /// Relative cost per multiply-add against `B16x16` (measured on lavapipe at 1024^3: 16x16
+    /// 1.7 GFLOP per CPU-second; subgroup 16 rows 3.1, 32 rows 4.6, 64 rows 5.7).
+    fn per_fma(self) -> f64 {
+        match self {
+            SubgroupRows::R16 => 0.55,
+            SubgroupRows::R32 => 0.37,
+            SubgroupRows::R64 => 0.3,
+        }
+    }
 }
 
 /// Register block of one invocation in the unrolled kernels: `rows` x `lanes` outputs.
@@ -143,11 +183,8 @@ pub enum Orientation {
 /// Invocations per workgroup of the unrolled entries (one SIMD vector of llvmpipe on AVX2);
 /// must match `@workgroup_size` of `gemm_unrolled_*` in shaders/gemm.wgsl.
 const UNROLLED_WORKGROUP: usize = 8;
-/// Rows x columns of C per invocation of `gemm_subgroup_64x8` (shaders/gemm_subgroup.wgsl).
-const SUBGROUP_BLOCK: (usize, usize) = (64, 8);
-/// Relative cost per multiply-add of the subgroup kernel against `B16x16` (measured on lavapipe:
-/// 5.7 against 1.7 GFLOP per CPU-second at 1024^3).
-const SUBGROUP_PER_FMA: f64 = 0.3;
+/// Columns of C per invocation of the subgroup kernels (shaders/gemm_subgroup.wgsl).
+const SUBGROUP_COLUMNS: usize = 8;
 /// Relative cost of one element packed into scratch (a gather and a store).
 const PACK_PER_ELEMENT: f64 = 20.0;
 /// Output tile of `gemm_tiled`, per side.
@@ -219,7 +256,12 @@ pub fn plan_unrolled(s: &GemmShape) -> (Blocking, Orientation) {
 /// Whether `GemmKernel::Subgroup` runs on this device: subgroups of exactly one workgroup of the
 /// unrolled kernels (8 invocations: one AVX2 vector on llvmpipe).
 pub fn subgroup_gemm_supported(dev: &Device) -> bool {
-    dev.gpu().is_some_and(|gpu| gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32))
+    dev.gpu().is_some_and(subgroup_gemm_supported_on)
+}
+
+/// `subgroup_gemm_supported` for a context.
+pub fn subgroup_gemm_supported_on(gpu: &GpuContext) -> bool {
+    gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32)
 }
 
 /// What `GemmKernel::Subgroup` in `orientation` has to pack into scratch before it runs:
@@ -235,26 +277,27 @@ fn subgroup_packing(s: &GemmShape, orientation: Orientation) -> (bool, bool) {
     }
 }
 
-/// The subgroup kernel's orientation for a shape and its estimated cost (in the units of
-/// `plan_unrolled`'s model).
-fn plan_subgroup(s: &GemmShape) -> (f64, Orientation) {
-    let (bm, bn) = SUBGROUP_BLOCK;
-    let span = UNROLLED_WORKGROUP * bn;
+/// The subgroup kernel's rows and orientation for a shape and its estimated cost (in the units
+/// of `plan_unrolled`'s model).
+fn plan_subgroup(s: &GemmShape) -> (f64, SubgroupRows, Orientation) {
+    let span = UNROLLED_WORKGROUP * SUBGROUP_COLUMNS;
     let k4 = s.k.div_ceil(4) * 4;
-    [Orientation::Columns, Orientation::Rows]
+    SubgroupRows::ALL
         .into_iter()
-        .map(|orientation| {
+        .flat_map(|r| [(r, Orientation::Columns), (r, Orientation::Rows)])
+        .map(|(block_rows, orientation)| {
+            let bm = block_rows.rows();
             let (lanes, rows) = match orientation {
                 Orientation::Columns => (s.n, s.m),
                 Orientation::Rows => (s.m, s.n),
             };
             let (pack_p, pack_q) = subgroup_packing(s, orientation);
             let packed = pack_p as usize * k4 * lanes + pack_q as usize * rows * k4;
-            let cost = lanes.div_ceil(span) as f64 * span as f64 * rows.div_ceil(bm) as f64 * bm as f64 * k4 as f64 * SUBGROUP_PER_FMA
+            let cost = lanes.div_ceil(span) as f64 * span as f64 * rows.div_ceil(bm) as f64 * bm as f64 * k4 as f64 * block_rows.per_fma()
                 + packed as f64 * PACK_PER_ELEMENT;
-            (cost, orientation)
+            (cost, block_rows, orientation)
         })
-        .fold((f64::INFINITY, Orientation::Columns), |best, x| if x.0 < best.0 { x } else { best })
+        .fold((f64::INFINITY, SubgroupRows::R64, Orientation::Columns), |best, x| if x.0 < best.0 { x } else { best })
 }
 
 /// Estimated cost of an unrolled (blocking, orientation), the model `plan_unrolled` minimises.
@@ -284,7 +327,7 @@ pub fn plan_software(s: &GemmShape, subgroups: bool) -> GemmKernel {
     let (blocking, orientation) = plan_unrolled(s);
     let unrolled = unrolled_cost(s, blocking, orientation);
     match plan_subgroup(s) {
-        (cost, orientation) if subgroups && cost < unrolled => GemmKernel::Subgroup(orientation),
+        (cost, rows, orientation) if subgroups && cost < unrolled => GemmKernel::Subgroup(rows, orientation),
         _ => GemmKernel::Unrolled(blocking, orientation),
     }
 }
@@ -328,7 +371,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
             };
             launch(gpu, Shader::Gemm, "gemm_tiled", &params, &[b, a, c], grid(gpu, blocks, 1));
         }
-        GemmKernel::Subgroup(orientation) => {
+        GemmKernel::Subgroup(block_rows, orientation) => {
             assert!(
                 gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32),
                 "gemm: the subgroup kernel needs subgroups of {UNROLLED_WORKGROUP} invocations, which this device lacks"
@@ -367,7 +410,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
             } else {
                 q_src.clone()
             };
-            let (bm, bn) = SUBGROUP_BLOCK;
+            let (bm, bn) = (block_rows.rows(), SUBGROUP_COLUMNS);
             let lane_blocks = lanes.div_ceil(UNROLLED_WORKGROUP * bn);
             let blocks = lane_blocks * rows.div_ceil(bm);
             let params = GemmParams {
@@ -384,7 +427,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
                 lane_blocks: u32_of(lane_blocks, "lane blocks"),
                 blocks: u32_of(blocks, "blocks"),
             };
-            launch(gpu, Shader::GemmSubgroup, "gemm_subgroup_64x8", &params, &[&p, &q, c], grid(gpu, blocks, 1));
+            launch(gpu, Shader::GemmSubgroup, block_rows.entry(), &params, &[&p, &q, c], grid(gpu, blocks, 1));
         }
         GemmKernel::Unrolled(blocking, orientation) => {
             let (bm, bn) = blocking.dims();

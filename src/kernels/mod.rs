@@ -32,6 +32,8 @@ pub enum Shader {
     /// The GEMM entry that needs subgroups (only compiled on devices that have them).
     GemmSubgroup,
     Conv2d,
+    /// im2col, col2im and layout changes that lower convolutions onto the GEMM kernels.
+    Conv2dLowering,
     BatchNorm,
     Elementwise,
     Pool,
@@ -41,10 +43,11 @@ pub enum Shader {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Gemm,
         Shader::GemmSubgroup,
         Shader::Conv2d,
+        Shader::Conv2dLowering,
         Shader::BatchNorm,
         Shader::Elementwise,
         Shader::Pool,
@@ -59,6 +62,7 @@ impl Shader {
             Shader::Gemm => "gemm.wgsl",
             Shader::GemmSubgroup => "gemm_subgroup.wgsl",
             Shader::Conv2d => "conv2d.wgsl",
+            Shader::Conv2dLowering => "conv2d_lowering.wgsl",
             Shader::BatchNorm => "batchnorm.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Pool => "pool.wgsl",
@@ -73,6 +77,7 @@ impl Shader {
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
             Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::Conv2dLowering => include_str!("../../shaders/conv2d_lowering.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),

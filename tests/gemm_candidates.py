@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Writes the candidate GEMM kernels that tests/kernels_gemm_candidates.rs times (by hand, not
+shipped): 16x16 unrolled variants (bindings, index types, clamps, workgroup shapes, vec4 loads,
+k unrolling), a uniform-buffer row operand and the subgroup 64x8 kernel.
+
+    SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand [name prefixes, comma-separated]
+
+The uniform-buffer candidates size their array for SHAPE's A (m * k floats), which must fit
+lavapipe's 64 KiB uniform binding (e.g. SHAPE=64,16384,256); pass the same shape to the harness
+as GEMM_CAND_SHAPE.
+"""
+import sys, pathlib
+D = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/cand")
+W = 8
+HDR = """struct P { m: u32, n: u32, k: u32, lane_blocks: u32 }
+@group(0) @binding(0) var<uniform> params: P;
+"""
+def decl(idx, name, space, ty, cap=None):
+    if space == "uniform":
+        return f"@group(0) @binding({idx}) var<uniform> {name}: array<{ty}, {cap}>;\n"
+    return f"@group(0) @binding({idx}) var<storage, {space}> {name}: array<{ty}>;\n"
+
+def unrolled(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None, idx="u32"):
+    # lanes along columns of C; lane t takes columns l0 + t + W*j
+    o = [f"// candidate entry=main tile={bm}x{W*bn} bind=1:B,2:A,3:C", HDR]
+    o.append(decl(1, "p", bspace, "f32" if bspace!="uniform" else "vec4<f32>", cap_b))
+    o.append(decl(2, "q", aspace, "f32" if aspace!="uniform" else "vec4<f32>", cap_a))
+    o.append(decl(3, "c", "read_write", "f32"))
+    o.append(f"@compute @workgroup_size({W})\nfn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{")
+    o.append("    let block = wid.x + wid.y * nwg.x;")
+    o.append("    let lb = block % params.lane_blocks;")
+    o.append(f"    let i0 = (block / params.lane_blocks) * {bm}u;")
+    o.append(f"    let l0 = lb * {W*bn}u + lid.x;")
+    for i in range(bm):
+        o.append("    " + " ".join(f"var c{i}_{j} = 0.0;" for j in range(bn)))
+    o.append("    var po = 0u;\n    var qo = i0 * params.k;")
+    o.append("    for (var kk = 0u; kk < params.k; kk = kk + 1u) {")
+    def ld(arr, space, e):
+        if space == "uniform":
+            return f"{arr}[({e}) >> 2u][({e}) & 3u]"
+        return f"{arr}[{e}]"
+    for j in range(bn):
+        o.append(f"        let p{j} = {ld('p', bspace, f'po + l0 + {W*j}u')};")
+    for i in range(bm):
+        o.append(f"        let q{i} = {ld('q', aspace, f'qo + {i}u * params.k + kk')};")
+    for i in range(bm):
+        o.append("        " + " ".join(f"c{i}_{j} = fma(q{i}, p{j}, c{i}_{j});" for j in range(bn)))
+    o.append("        po = po + params.n;")
+    o.append("    }")
+    for i in range(bm):
+        o.append("    " + " ".join(f"c[(i0 + {i}u) * params.n + l0 + {W*j}u] = c{i}_{j};" for j in range(bn)))
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+def subgroup(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None):
+    v = bn // 4
+    o = [f"// candidate entry=main tile={bm}x{W*bn} bind=1:B,2:A,3:C", HDR]
+    o.append(decl(1, "p", bspace, "vec4<f32>", cap_b))
+    o.append(decl(2, "q", aspace, "vec4<f32>", cap_a))
+    o.append(decl(3, "c", "read_write", "f32"))
+    o.append(f"@compute @workgroup_size({W})\nfn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{")
+    o.append("    let block = wid.x + wid.y * nwg.x;")
+    o.append("    let lb = block % params.lane_blocks;")
+    o.append(f"    let i0 = (block / params.lane_blocks) * {bm}u;")
+    o.append(f"    let v0 = lb * {W*v}u + lid.x;")
+    o.append("    let n4 = params.n / 4u;\n    let k4 = params.k / 4u;")
+    for u in range(bm // W):
+        o.append(f"    let r{u} = (i0 + lid.x + {W*u}u) * k4;")
+    for i in range(bm):
+        o.append("    " + " ".join(f"var c{i}_{j} = vec4<f32>(0.0);" for j in range(v)))
+    o.append("    var po = 0u;")
+    o.append("    for (var kk = 0u; kk < k4; kk = kk + 1u) {")
+    for u in range(bm // W):
+        o.append(f"        let qv{u} = q[r{u} + kk];")
+    for i in range(bm):
+        o.append(f"        let q{i} = subgroupBroadcast(qv{i // W}, {i % W}u);")
+    for s, comp in enumerate("xyzw"):
+        for j in range(v):
+            o.append(f"        let p{s}_{j} = p[po + v0 + {W*j}u];")
+        o.append("        po = po + n4;")
+        for i in range(bm):
+            o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{i}.{comp}), p{s}_{j}, c{i}_{j});" for j in range(v)))
+    o.append("    }")
+    for i in range(bm):
+        for j in range(v):
+            o.append("    " + " ".join(f"c[(i0 + {i}u) * params.n + (v0 + {W*j}u) * 4u + {e}u] = c{i}_{j}.{comp};" for e, comp in enumerate("xyzw")))
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+import os
+M,N,K=[int(x) for x in os.environ.get("SHAPE","64,16384,256").split(",")]
+CAP = M*K // 4
+
+def variant(bm=16, bn=16, wg=8, idx="u32", vec_b=False, clamp=False, kunroll=1, twod=False):
+    """lanes along columns; workgroup wg invocations (1-D) or 8 x wg/8 (2-D: y picks row blocks)."""
+    T = "i32" if idx == "i32" else "u32"
+    cv = (lambda x: f"i32({x})") if idx == "i32" else (lambda x: x)
+    sfx = "" if idx == "u32" else ""
+    cols_per_wg = W * bn
+    rows_per_wg = bm * (wg // W if twod else 1)
+    lanes_per_row = W if twod else wg
+    cols_per_wg = lanes_per_row * bn
+    o = [f"// candidate entry=main tile={rows_per_wg}x{cols_per_wg} bind=1:B,2:A,3:C", HDR]
+    o.append(decl(1, "p", "read", "vec4<f32>" if vec_b else "f32"))
+    o.append(decl(2, "q", "read", "f32"))
+    o.append(decl(3, "c", "read_write", "f32"))
+    ws = f"{W}, {wg // W}" if twod else f"{wg}"
+    o.append(f"@compute @workgroup_size({ws})\nfn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{")
+    o.append("    let block = wid.x + wid.y * nwg.x;")
+    o.append("    let lb = block % params.lane_blocks;")
+    if twod:
+        o.append(f"    let i0 = {cv('(block / params.lane_blocks) * ' + str(rows_per_wg) + 'u + lid.y * ' + str(bm) + 'u')};")
+    else:
+        o.append(f"    let i0 = {cv('(block / params.lane_blocks) * ' + str(bm) + 'u')};")
+    z = "0" if idx == "i32" else "0u"
+    one = "1" if idx == "i32" else "1u"
+    L = lambda v: f"{v}" if idx == "i32" else f"{v}u"
+    kk = cv("params.k"); nn = cv("params.n")
+    if vec_b:
+        # lane t takes vec4 columns v0 + W*j, j < bn/4
+        o.append(f"    let l0 = {cv('lb * ' + str(cols_per_wg // 4) + 'u + lid.x')};")
+    else:
+        o.append(f"    let l0 = {cv('lb * ' + str(cols_per_wg) + 'u + lid.x')};")
+    nb = bn // 4 if vec_b else bn
+    for i in range(bm):
+        o.append("    " + " ".join((f"var c{i}_{j} = vec4<f32>(0.0);" if vec_b else f"var c{i}_{j} = 0.0;") for j in range(nb)))
+    o.append(f"    var po = {z};\n    var qo = i0 * {kk};")
+    o.append(f"    let pstep = {nn}{' / 4' if vec_b else ''};")
+    if clamp:
+        o.append(f"    let pmax = {cv('arrayLength(&p)')} - {one};\n    let qmax = {cv('arrayLength(&q)')} - {one};")
+    o.append(f"    for (var kk = {z}; kk < {kk}; kk = kk + {L(kunroll)}) {{")
+    for u in range(kunroll):
+        for j in range(nb):
+            e = f"po + l0 + {L(lanes_per_row*j)}"
+            if clamp: e = f"min({e}, pmax)"
+            o.append(f"        let p{u}_{j} = p[{e}];")
+        for i in range(bm):
+            e = f"qo + {L(i)} * {kk} + kk + {L(u)}"
+            if clamp: e = f"min({e}, qmax)"
+            o.append(f"        let q{u}_{i} = q[{e}];")
+        for i in range(bm):
+            if vec_b:
+                o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{u}_{i}), p{u}_{j}, c{i}_{j});" for j in range(nb)))
+            else:
+                o.append("        " + " ".join(f"c{i}_{j} = fma(q{u}_{i}, p{u}_{j}, c{i}_{j});" for j in range(nb)))
+        o.append("        po = po + pstep;")
+    o.append("    }")
+    for i in range(bm):
+        for j in range(nb):
+            if vec_b:
+                for e, comp in enumerate("xyzw"):
+                    o.append(f"    c[(i0 + {L(i)}) * {nn} + (l0 + {L(lanes_per_row*j)}) * {L(4)} + {L(e)}] = c{i}_{j}.{comp};")
+            else:
+                o.append(f"    c[(i0 + {L(i)}) * {nn} + l0 + {L(lanes_per_row*j)}] = c{i}_{j};")
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+out = {
+  "v01_base.wgsl": variant(),
+  "v02_i32.wgsl": variant(idx="i32"),
+  "v03_clamp_arraylength.wgsl": variant(clamp=True),
+  "v04_wg64_1d.wgsl": variant(wg=64),
+  "v05_wg64_2d.wgsl": variant(wg=64, twod=True),
+  "v06_wg256_2d.wgsl": variant(wg=256, twod=True),
+  "v07_vec4_b.wgsl": variant(vec_b=True),
+  "v08_kunroll4.wgsl": variant(kunroll=4),
+  "a01_unrolled16x16.wgsl": unrolled(16, 16),
+  "a02_unrolled16x16_rw.wgsl": unrolled(16, 16, "read_write", "read_write"),
+  "a04_unrolled16x16_ubo_a.wgsl": unrolled(16, 16, "read", "uniform", cap_a=CAP),
+  "b01_subgroup64x8.wgsl": subgroup(64, 8),
+  "b03_subgroup64x8_ubo_a.wgsl": subgroup(64, 8, "read", "uniform", cap_a=CAP),
+}
+sel = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+for name, text in out.items():
+    if sel is None or any(name.startswith(s) for s in sel):
+        (D / name).write_text(text)
