@@ -35,3 +35,4 @@ mod stages_wgpu;
 mod export_tables;
 mod report_compare;
 mod pipeline_end_to_end;
+mod pipeline_gc;

@@ -88,3 +88,38 @@ fn a_run_ends_with_the_results_table_reruns_nothing_and_labels_only_new_samples_
     assert_eq!(soft_metric(&dir, "cached"), 48.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn gc_frees_what_an_edit_left_behind_and_the_next_run_reruns_nothing() {
+    let dir = scratch("gc");
+    let file = dir.join("e2e.yaml");
+    std::fs::write(&file, pipeline(12)).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let first = ssdlt(&["-q", "run", file_arg]);
+    assert!(first.status.success(), "{}", text(&first));
+    // A student of 2 epochs: the student and eval outputs of the first run become garbage.
+    std::fs::write(&file, pipeline(12).replace("student: {kind: train, epochs: 1", "student: {kind: train, epochs: 2")).unwrap();
+    let second = ssdlt(&["-q", "run", file_arg]);
+    assert!(second.status.success(), "{}", text(&second));
+    let stages = || std::fs::read_dir(dir.join(".ssdlt/v1/stages")).unwrap().count();
+    assert_eq!(stages(), 6);
+
+    let dry = ssdlt(&["gc", "--dry-run", file_arg]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(out.contains("would remove 3 entries") && out.contains("kept 4 stored stage outputs in use"), "{out}");
+    assert!(out.contains("  2 stage outputs "), "{out}");
+    assert!(out.contains("1 cache folder "), "the old student's cached predictions: {out}");
+    assert!(out.contains("stages/"), "a dry run lists every path: {out}");
+    assert_eq!(stages(), 6, "a dry run removes nothing");
+
+    let gc = ssdlt(&["gc", file_arg]);
+    assert!(gc.status.success(), "{}", text(&gc));
+    assert!(String::from_utf8_lossy(&gc.stdout).contains("removed"), "{}", text(&gc));
+    assert_eq!(stages(), 4);
+    let third = ssdlt(&["run", file_arg]);
+    assert!(text(&third).contains("nothing to run: all 4 stages cached"), "{}", text(&third));
+    let again = ssdlt(&["gc", file_arg]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to remove; 4 stored stage outputs in use"), "{}", text(&again));
+    let _ = std::fs::remove_dir_all(&dir);
+}

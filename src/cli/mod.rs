@@ -9,6 +9,7 @@ mod data;
 mod compare;
 mod demo;
 mod export;
+mod gc;
 mod graph;
 mod info;
 pub mod plan;
@@ -58,6 +59,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// What `run` would do: each stage cached, stale and why, or new; what a data change costs.
     Plan(run::RunArgs),
+    /// Remove stored outputs, caches and checkpoints that neither these pipeline files nor any pipeline's last run needs.
+    Gc(gc::GcArgs),
 
 }
 
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             run::run(&args, cli.device, cli.quiet, &crate::runner::backends::DatasetLoader, &crate::runner::backends::StageRegistry)
         }
         Command::Plan(args) => plan::run(&args, &crate::runner::backends::DatasetLoader),
+        Command::Gc(args) => gc::run(&args, &crate::runner::backends::DatasetLoader),
 
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod backends;
 pub mod fingerprint;
+pub mod gc;
 pub mod selection;
 
 use std::cell::OnceCell;

@@ -6,6 +6,7 @@ pub mod arrow_io;
 pub mod atomic;
 pub mod checkpoint;
 pub mod checksummed;
+pub mod gc;
 pub mod metrics;
 pub mod layout;
 pub mod runs;
