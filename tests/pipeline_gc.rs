@@ -115,7 +115,7 @@ fn gc_keeps_the_last_run_of_another_pipeline_sharing_the_folder() {
     fixture::run(&file, &RunOptions::default(), &data, &exec).unwrap();
     fixture::run(&other, &RunOptions::default(), &data, &exec).unwrap();
     let stored = entries(&store(&dir).join("stages"));
-    let swept = collect_garbage(&[file.clone()], &data, false).unwrap();
+    let swept = collect_garbage(std::slice::from_ref(&file), &data, false).unwrap();
     assert!(swept[0].garbage.is_empty(), "{:?}", swept[0].garbage);
     assert_eq!(entries(&store(&dir).join("stages")), stored);
     // Forgetting the other pipeline (its state folder) makes its own stages garbage.
