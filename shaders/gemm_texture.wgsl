@@ -7,8 +7,8 @@
 // the host into rgba32float textures 4096 texels wide, row after row: vec4 number t is the
 // texel (t & 4095, t >> 12). Why (measured on lavapipe, Mesa 22.3): a storage-buffer load at an
 // offset that is not provably uniform is a loop over the 8 SIMD lanes, while `textureLoad` is one
-// straight-line vectorised fetch; the same kernel runs 1.7-1.9x faster per CPU-second with its
-// operands in textures, the copies included.
+// straight-line vectorised fetch; the same kernel runs 1.4-2.2x faster per CPU-second with its
+// operands in textures, the copies included (BENCHMARKS.md, session 4).
 
 struct GemmParams {
     lanes: u32,        // L: extent of C along l

@@ -241,6 +241,8 @@ out = {
   "a04_unrolled16x16_ubo_a.wgsl": unrolled(16, 16, "read", "uniform", cap_a=CAP),
   "b01_subgroup64x8.wgsl": subgroup(64, 8),
   "b03_subgroup64x8_ubo_a.wgsl": subgroup(64, 8, "read", "uniform", cap_a=CAP),
+  "b04_subgroup32x8.wgsl": subgroup(32, 8),
+  "b05_subgroup16x8.wgsl": subgroup(16, 8),
   "t01_subgroup64x8_tex_b.wgsl": subgroup_tex(64, 8, b="rgba"),
   "t02_subgroup64x8_tex_a.wgsl": subgroup_tex(64, 8, a="rgba"),
   "t03_subgroup64x8_tex_ab.wgsl": subgroup_tex(64, 8, b="rgba", a="rgba"),

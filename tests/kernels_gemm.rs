@@ -296,7 +296,12 @@ fn gemm_throughput_report() {
     for (name, s) in shapes.into_iter().filter(|(name, _)| name.contains(&filter)) {
         let cpu_rate = gflops(&cpu(), GemmKernel::Auto, &s, 10);
         let mut line = format!("{name:>20} {:?}: cpu {cpu_rate:.1}", (s.trans_a, s.trans_b));
-        let kernels = if only == "all" { every_kernel() } else { vec![GemmKernel::Auto] };
+        // GEMM_KERNELS: "all", or a piece of the kernels' names ("R64, Columns"); unset: Auto only.
+        let kernels = match only.as_str() {
+            "" => vec![GemmKernel::Auto],
+            "all" => every_kernel(),
+            piece => every_kernel().into_iter().filter(|k| format!("{k:?}").contains(piece)).collect(),
+        };
         for kernel in kernels {
             line += &format!(" | {kernel:?} {:.1}", gflops(&gpu(), kernel, &s, 5));
         }

@@ -16,7 +16,7 @@
 //!   runs ~3x faster than 16x16 at 1024^3. Its operands are packed into vec4-aligned scratch
 //!   when their layout or sizes need it. The same kernel with both operands copied into
 //!   rgba32float textures (shaders/gemm_texture.wgsl: `textureLoad` is one vectorised fetch on
-//!   llvmpipe, no lane loop) runs another 1.7-1.9x faster per CPU-second, copies included
+//!   llvmpipe, no lane loop) runs another 1.4-2.2x faster per CPU-second, copies included
 //!   (BENCHMARKS.md, session 4), and is what `plan_software` picks where the textures fit.
 //! - `Tiled` (real GPUs): 64x64 shared-memory tiles over strided operands, no transposes.
 //!
@@ -154,9 +154,9 @@ impl SubgroupRows {
         }
     }
 
-    /// `per_fma` of the texture kernels (same run on lavapipe at 1024^3, copies included: subgroup
-    /// 64 rows from storage 4.1 GFLOP per CPU-second; from textures 16 rows 4.8, 32 rows 6.0, 64
-    /// rows 7.8).
+    /// `per_fma` of the texture kernels, against 0.3 for 64 rows from storage (lavapipe, 1024^3,
+    /// copies included, same runs: 0.26 / 0.21 / 0.16 for 16 / 32 / 64 rows with textures shaped
+    /// like the operands, 0.23 / 0.16 / 0.16 with the 4096-wide layout used here).
     fn per_fma_textures(self) -> f64 {
         match self {
             SubgroupRows::R16 => 0.26,
