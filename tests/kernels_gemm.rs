@@ -109,7 +109,7 @@ fn the_texture_subgroup_kernel_matches_cpu_on_operands_spanning_several_texture_
         return;
     }
     // Batch 1; odd sizes that are no multiple of the 64-column tile; k past 4 * 4096 / n.
-    for (m, n, k, trans_a, trans_b) in [(1, 1030, 70, false, false), (37, 515, 131, true, false), (130, 9, 2051, false, true), (67, 1001, 33, true, true)] {
+    for (m, n, k, trans_a, trans_b) in [(1, 1030, 70, false, false), (37, 515, 131, true, false), (130, 9, 2051, false, true)] {
         let s = GemmShape { m, n, k, trans_a, trans_b, accumulate: false };
         let x = inputs(&s, (m * 7 + n + k) as u64);
         let want = run(&cpu, GemmKernel::Auto, &s, &x);
