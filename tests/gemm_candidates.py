@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the candidate GEMM kernels that tests/kernels_gemm_candidates.rs times (by hand, not
 shipped): 16x16 unrolled variants (bindings, index types, clamps, workgroup shapes, vec4 loads,
-k unrolling), a uniform-buffer row operand and the subgroup 64x8 kernel.
+k unrolling), a uniform-buffer row operand, the subgroup 64x8 kernel and the subgroup kernels with
+operands in textures (t*: layouts and blocks).
 
     SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand [name prefixes, comma-separated]
 
@@ -87,6 +88,77 @@ def subgroup(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None):
     o.append("}")
     return "\n".join(o) + "\n"
 
+def subgroup_tex(bm, bn, b="storage", a="storage"):
+    """The subgroup kernel with B and/or A read by textureLoad from a texture instead of a storage
+    buffer. b: "storage" | "rgba" (rgba32float, texel (x, y) = B[y, 4x..4x+4]) | "r" (r32float,
+    texel (x, y) = B[y, x]; lane columns l0 + 8t, 8 fetches per k) | "lin" (rgba32float 4096 texels
+    wide, vec4 number t of the row-major operand at (t & 4095, t >> 12): the production layout);
+    a: "storage" | "rgba" (texel (x, y) = A[y, 4x..4x+4]) | "lin"."""
+    v = bn // 4
+    binds, texs = ["3:C"], []
+    if b == "storage": binds.append("1:B")
+    else: texs.append(f"1:B:{b}")
+    if a == "storage": binds.append("2:A")
+    else: texs.append(f"2:A:{a}")
+    hdr = f"// candidate entry=main tile={bm}x{W*bn} bind={','.join(binds)}"
+    if texs: hdr += f" tex={','.join(texs)}"
+    o = [hdr, HDR]
+    o.append(decl(1, "p", "read", "vec4<f32>") if b == "storage" else "@group(0) @binding(1) var pt: texture_2d<f32>;\n")
+    o.append(decl(2, "q", "read", "vec4<f32>") if a == "storage" else "@group(0) @binding(2) var qt: texture_2d<f32>;\n")
+    o.append(decl(3, "c", "read_write", "f32"))
+    o.append("fn lin(t: texture_2d<f32>, i: u32) -> vec4<f32> { return textureLoad(t, vec2<i32>(i32(i & 4095u), i32(i >> 12u)), 0); }")
+    o.append(f"@compute @workgroup_size({W})\nfn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{")
+    o.append("    let block = wid.x + wid.y * nwg.x;")
+    o.append("    let lb = block % params.lane_blocks;")
+    o.append(f"    let i0 = (block / params.lane_blocks) * {bm}u;")
+    if b == "r":
+        o.append(f"    let l0 = i32(lb * {W*bn}u + lid.x);")
+    else:
+        o.append(f"    let v0 = lb * {W*v}u + lid.x;")
+    o.append("    let n4 = params.n / 4u;\n    let k4 = params.k / 4u;")
+    for u in range(bm // W):
+        if a in ("storage", "lin"):
+            o.append(f"    let r{u} = (i0 + lid.x + {W*u}u) * k4;")
+        else:
+            o.append(f"    let r{u} = i32(i0 + lid.x + {W*u}u);")
+    for i in range(bm):
+        o.append("    " + " ".join(f"var c{i}_{j} = vec4<f32>(0.0);" for j in range(v)))
+    o.append("    var po = 0u;")
+    o.append("    for (var kk = 0u; kk < k4; kk = kk + 1u) {")
+    for u in range(bm // W):
+        if a == "storage":
+            o.append(f"        let qv{u} = q[r{u} + kk];")
+        elif a == "lin":
+            o.append(f"        let qv{u} = lin(qt, r{u} + kk);")
+        else:
+            o.append(f"        let qv{u} = textureLoad(qt, vec2<i32>(i32(kk), r{u}), 0);")
+    for i in range(bm):
+        o.append(f"        let q{i} = subgroupBroadcast(qv{i // W}, {i % W}u);")
+    for s, comp in enumerate("xyzw"):
+        for j in range(v):
+            if b == "storage":
+                o.append(f"        let p{s}_{j} = p[po + v0 + {W*j}u];")
+            elif b == "lin":
+                o.append(f"        let p{s}_{j} = lin(pt, po + v0 + {W*j}u);")
+            elif b == "rgba":
+                o.append(f"        let p{s}_{j} = textureLoad(pt, vec2<i32>(i32(v0 + {W*j}u), i32(kk * 4u + {s}u)), 0);")
+            else:
+                f = lambda t: f"textureLoad(pt, vec2<i32>(l0 + {W*t}, i32(kk * 4u + {s}u)), 0).x"
+                o.append(f"        let p{s}_{j} = vec4<f32>({', '.join(f(4*j+e) for e in range(4))});")
+        if b in ("storage", "lin"):
+            o.append("        po = po + n4;")
+        for i in range(bm):
+            o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{i}.{comp}), p{s}_{j}, c{i}_{j});" for j in range(v)))
+    o.append("    }")
+    for i in range(bm):
+        for j in range(v):
+            if b == "r":
+                o.append("    " + " ".join(f"c[(i0 + {i}u) * params.n + u32(l0) + {W*(4*j+e)}u] = c{i}_{j}.{comp};" for e, comp in enumerate("xyzw")))
+            else:
+                o.append("    " + " ".join(f"c[(i0 + {i}u) * params.n + (v0 + {W*j}u) * 4u + {e}u] = c{i}_{j}.{comp};" for e, comp in enumerate("xyzw")))
+    o.append("}")
+    return "\n".join(o) + "\n"
+
 import os
 M,N,K=[int(x) for x in os.environ.get("SHAPE","64,16384,256").split(",")]
 CAP = M*K // 4
@@ -169,6 +241,20 @@ out = {
   "a04_unrolled16x16_ubo_a.wgsl": unrolled(16, 16, "read", "uniform", cap_a=CAP),
   "b01_subgroup64x8.wgsl": subgroup(64, 8),
   "b03_subgroup64x8_ubo_a.wgsl": subgroup(64, 8, "read", "uniform", cap_a=CAP),
+  "b04_subgroup32x8.wgsl": subgroup(32, 8),
+  "b05_subgroup16x8.wgsl": subgroup(16, 8),
+  "t01_subgroup64x8_tex_b.wgsl": subgroup_tex(64, 8, b="rgba"),
+  "t02_subgroup64x8_tex_a.wgsl": subgroup_tex(64, 8, a="rgba"),
+  "t03_subgroup64x8_tex_ab.wgsl": subgroup_tex(64, 8, b="rgba", a="rgba"),
+  "t04_subgroup64x8_tex_b_r32.wgsl": subgroup_tex(64, 8, b="r"),
+  "t05_subgroup32x8_tex_ab.wgsl": subgroup_tex(32, 8, b="rgba", a="rgba"),
+  "t06_subgroup16x8_tex_ab.wgsl": subgroup_tex(16, 8, b="rgba", a="rgba"),
+  "t07_subgroup64x8_tex_ab_r32.wgsl": subgroup_tex(64, 8, b="r", a="rgba"),
+  "t08_subgroup64x16_tex_ab.wgsl": subgroup_tex(64, 16, b="rgba", a="rgba"),
+  "t09_subgroup32x16_tex_ab.wgsl": subgroup_tex(32, 16, b="rgba", a="rgba"),
+  "t10_subgroup64x8_tex_ab_linear.wgsl": subgroup_tex(64, 8, b="lin", a="lin"),
+  "t11_subgroup32x8_tex_ab_linear.wgsl": subgroup_tex(32, 8, b="lin", a="lin"),
+  "t12_subgroup16x8_tex_ab_linear.wgsl": subgroup_tex(16, 8, b="lin", a="lin"),
 }
 sel = sys.argv[2].split(",") if len(sys.argv) > 2 else None
 for name, text in out.items():

@@ -37,6 +37,7 @@ fn every_kernel() -> Vec<GemmKernel> {
     if subgroup_gemm_supported(&gpu()) {
         for rows in SubgroupRows::ALL {
             kernels.extend([Orientation::Columns, Orientation::Rows].map(|o| GemmKernel::Subgroup(rows, o)));
+            kernels.extend([Orientation::Columns, Orientation::Rows].map(|o| GemmKernel::SubgroupTextures(rows, o)));
         }
     }
     kernels
@@ -98,6 +99,29 @@ fn conv_like_tall_and_wide_shapes_match_cpu_with_the_planned_kernel() {
     }
 }
 
+/// Operands of more than one texture row (4096 vec4s), with a partial last row, in both
+/// orientations and every row block, against the cpu GEMM.
+#[test]
+fn the_texture_subgroup_kernel_matches_cpu_on_operands_spanning_several_texture_rows() {
+    let (cpu, gpu) = (cpu(), gpu());
+    if !subgroup_gemm_supported(&gpu) {
+        eprintln!("no subgroups of 8 on this adapter: the texture kernel does not run here");
+        return;
+    }
+    // Batch 1; odd sizes that are no multiple of the 64-column tile; k past 4 * 4096 / n.
+    for (m, n, k, trans_a, trans_b) in [(1, 1030, 70, false, false), (37, 515, 131, true, false), (130, 9, 2051, false, true)] {
+        let s = GemmShape { m, n, k, trans_a, trans_b, accumulate: false };
+        let x = inputs(&s, (m * 7 + n + k) as u64);
+        let want = run(&cpu, GemmKernel::Auto, &s, &x);
+        for rows in SubgroupRows::ALL {
+            for orientation in [Orientation::Columns, Orientation::Rows] {
+                let kernel = GemmKernel::SubgroupTextures(rows, orientation);
+                assert_close(&format!("wgpu {kernel:?} {s:?}"), &run(&gpu, kernel, &s, &x), &want, TOLERANCE);
+            }
+        }
+    }
+}
+
 #[test]
 fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
     for dev in devices() {
@@ -115,11 +139,14 @@ fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
 #[test]
 fn software_adapters_with_subgroups_of_eight_plan_the_subgroup_kernel_for_large_products() {
     let big = GemmShape { m: 1024, n: 1024, k: 1024, trans_a: false, trans_b: false, accumulate: false };
-    assert_eq!(plan_software(&big, true), GemmKernel::Subgroup(SubgroupRows::R64, Orientation::Columns));
+    assert_eq!(plan_software(&big, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R64, Orientation::Columns));
     // 16 rows (a convolution with 16 output channels) take the 16-row block, not a padded 64.
     let conv = GemmShape { m: 16, n: 131072, k: 144, trans_a: false, trans_b: false, accumulate: false };
-    assert_eq!(plan_software(&conv, true), GemmKernel::Subgroup(SubgroupRows::R16, Orientation::Columns));
-    assert_eq!(plan_software(&big, false), GemmKernel::Unrolled(Blocking::B16x16, Orientation::Columns));
+    assert_eq!(plan_software(&conv, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R16, Orientation::Columns));
+    // Where the operands do not fit the adapter's textures, the subgroup kernel reads storage.
+    assert_eq!(plan_software(&big, true, 2048), GemmKernel::Subgroup(SubgroupRows::R64, Orientation::Columns));
+    assert_eq!(plan_software(&conv, true, 1024), GemmKernel::Subgroup(SubgroupRows::R16, Orientation::Columns));
+    assert_eq!(plan_software(&big, false, 16384), GemmKernel::Unrolled(Blocking::B16x16, Orientation::Columns));
     let dev = gpu();
     let report = dev.gpu().unwrap().report();
     if report.name.contains("llvmpipe") && report.backend == "Vulkan" {
@@ -269,7 +296,12 @@ fn gemm_throughput_report() {
     for (name, s) in shapes.into_iter().filter(|(name, _)| name.contains(&filter)) {
         let cpu_rate = gflops(&cpu(), GemmKernel::Auto, &s, 10);
         let mut line = format!("{name:>20} {:?}: cpu {cpu_rate:.1}", (s.trans_a, s.trans_b));
-        let kernels = if only == "all" { every_kernel() } else { vec![GemmKernel::Auto] };
+        // GEMM_KERNELS: "all", or a piece of the kernels' names ("R64, Columns"); unset: Auto only.
+        let kernels = match only.as_str() {
+            "" => vec![GemmKernel::Auto],
+            "all" => every_kernel(),
+            piece => every_kernel().into_iter().filter(|k| format!("{k:?}").contains(piece)).collect(),
+        };
         for kernel in kernels {
             line += &format!(" | {kernel:?} {:.1}", gflops(&gpu(), kernel, &s, 5));
         }

@@ -14,11 +14,24 @@
 //! binding 0 is the uniform `{ m, n, k, lane_blocks }` (lane_blocks = n / TN); the operands are
 //! A, AT (A transposed, [k, m]), B, BT ([n, k]) and C, bound at the given indices (as storage or
 //! uniform buffers, as the shader declares them). Shapes must be multiples of the tiles.
+//!
+//! An optional header field `tex=1:B:rgba,2:A:r` binds operands as `texture_2d<f32>` instead:
+//! `rgba` is an rgba32float texture of width cols / 4 (texel (x, y) holds row y, columns 4x..4x+4
+//! of the row-major operand), `r` an r32float one of width cols (texel (x, y) = element (y, x)),
+//! `lin` an rgba32float one 4096 texels wide holding the operand's vec4s row after row (vec4 t at
+//! (t % 4096, t / 4096), the layout of shaders/gemm_texture.wgsl; any shape).
+//! Each timed run of such a candidate first records the buffer-to-texture copies into the same
+//! encoder (the copy is part of its cost); the copy alone and the kernel alone are timed too.
+//! For `rgba` and `r` the operand's row must be a multiple of 256 bytes (64 floats): wgpu's copy
+//! alignment.
 
-use ssdlt::gpu::Binding;
+use ssdlt::gpu::{Binding, TexelFormat, TextureBinding};
 use ssdlt::kernels::gemm::{sgemm_cpu, GemmShape};
 
 use crate::common;
+
+/// Texels per row of a `lin` texture operand.
+const LINEAR_ROW: usize = 4096;
 
 /// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).
 fn process_cpu_seconds() -> f64 {
@@ -72,13 +85,14 @@ fn gemm_candidates_are_timed_per_cpu_second() {
 
     let dev = common::gpu();
     let gpu = dev.gpu().expect("a wgpu device");
-    eprintln!("max uniform binding {} KiB", gpu.max_uniform_binding_bytes() >> 10);
+    eprintln!("max uniform binding {} KiB, max texture side {}", gpu.max_uniform_binding_bytes() >> 10, gpu.max_texture_side());
+    // (name, tensor, rows, columns) of each row-major operand.
     let tensors = [
-        ("A", dev.from_f32(&[m * k], &a)),
-        ("AT", dev.from_f32(&[m * k], &at)),
-        ("B", dev.from_f32(&[k * n], &b)),
-        ("BT", dev.from_f32(&[k * n], &bt)),
-        ("C", dev.zeros(&[m * n])),
+        ("A", dev.from_f32(&[m * k], &a), m, k),
+        ("AT", dev.from_f32(&[m * k], &at), k, m),
+        ("B", dev.from_f32(&[k * n], &b), k, n),
+        ("BT", dev.from_f32(&[k * n], &bt), n, k),
+        ("C", dev.zeros(&[m * n]), m, n),
     ];
     let mut files: Vec<_> = std::fs::read_dir(&dir).expect("GEMM_CANDIDATES folder").filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "wgsl"));
@@ -86,7 +100,8 @@ fn gemm_candidates_are_timed_per_cpu_second() {
     for path in files {
         let code = std::fs::read_to_string(&path).expect("candidate");
         let header = code.lines().next().unwrap_or("");
-        let field = |name: &str| header.split_whitespace().find_map(|f| f.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{path:?}: header lacks {name}="));
+        let optional = |name: &str| header.split_whitespace().find_map(|f| f.strip_prefix(&format!("{name}=")));
+        let field = |name: &str| optional(name).unwrap_or_else(|| panic!("{path:?}: header lacks {name}="));
         let entry: &'static str = Box::leak(field("entry").to_string().into_boxed_str());
         let (tm, tn) = field("tile").split_once('x').map(|(a, b)| (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap())).unwrap();
         let binds: Vec<(u32, usize)> = field("bind")
@@ -96,6 +111,37 @@ fn gemm_candidates_are_timed_per_cpu_second() {
                 (i.parse().unwrap(), tensors.iter().position(|t| t.0 == name).unwrap_or_else(|| panic!("unknown operand {name}")))
             })
             .collect();
+        // (binding, operand, texture, whether it is a `lin` texture) of each texture operand.
+        let textures: Vec<(u32, usize, ssdlt::gpu::GpuTexture, bool)> = optional("tex")
+            .map(|list| {
+                list.split(',')
+                    .map(|t| {
+                        let mut parts = t.split(':');
+                        let (i, op, fmt) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+                        let t = tensors.iter().position(|x| x.0 == op).unwrap_or_else(|| panic!("unknown operand {op}"));
+                        let (rows, cols) = (tensors[t].2, tensors[t].3);
+                        let (format, width, height) = match fmt {
+                            "rgba" => (TexelFormat::Rgba32Float, cols / 4, rows),
+                            "r" => (TexelFormat::R32Float, cols, rows),
+                            "lin" => (TexelFormat::Rgba32Float, LINEAR_ROW, (rows * cols / 4).div_ceil(LINEAR_ROW)),
+                            other => panic!("{path:?}: texture format {other} is not rgba, r or lin"),
+                        };
+                        assert!(fmt == "lin" || (cols * 4).is_multiple_of(256), "{op}: a row of {cols} floats is not a multiple of 256 bytes");
+                        (i.parse().unwrap(), t, gpu.create_texture(width as u32, height as u32, format), fmt == "lin")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let copy_all = || {
+            for (_, t, tex, linear) in &textures {
+                let (_, tensor, rows, cols) = &tensors[*t];
+                if *linear {
+                    gpu.copy_to_texture_linear(tensor.gpu(), (rows * cols / 4) as u64, tex);
+                } else {
+                    gpu.copy_to_texture(tensor.gpu(), 0, (cols * 4) as u32, tex);
+                }
+            }
+        };
         let name: &'static str = Box::leak(path.file_name().unwrap().to_string_lossy().into_owned().into_boxed_str());
         let code: &'static str = Box::leak(code.into_boxed_str());
         let lane_blocks = n / tn;
@@ -104,14 +150,35 @@ fn gemm_candidates_are_timed_per_cpu_second() {
         let wg = ssdlt::kernels::grid(gpu, blocks, 1);
         let c = &tensors[4].1;
         c.write(&vec![0.0; m * n]);
-        let mut run = || {
+        let kernel = || {
             let bindings: Vec<Binding<'_>> = binds.iter().map(|&(i, t)| tensors[t].1.bind(i)).collect();
-            gpu.dispatch(name, code, entry, &[], bytemuck::bytes_of(&params), &bindings, wg);
+            let texture_bindings: Vec<TextureBinding<'_>> = textures.iter().map(|(i, _, tex, _)| TextureBinding { index: *i, texture: tex }).collect();
+            gpu.dispatch_with_textures(name, code, entry, &[], bytemuck::bytes_of(&params), &bindings, &texture_bindings, wg);
+        };
+        let mut run = || {
+            copy_all();
+            kernel();
             gpu.wait();
         };
         run();
         let err = common::max_relative_error(&c.to_vec(), &want);
         let (wall, per_s) = time(s.flops(), seconds, &mut run);
         eprintln!("{name:<40} {wall:7.2} GFLOP/s  {per_s:7.2} GFLOP/CPU-s  ({:.3} of cpu per CPU-s)  max rel err {err:.1e}", per_s / cpu_per_s);
+        if !textures.is_empty() {
+            // The same per-CPU-second figures split into the copies alone and the kernel alone.
+            let (_, copy_per_s) = time(s.flops(), seconds / 2.0, &mut || {
+                copy_all();
+                gpu.wait();
+            });
+            let (_, kernel_per_s) = time(s.flops(), seconds / 2.0, &mut || {
+                kernel();
+                gpu.wait();
+            });
+            eprintln!(
+                "{:<40} copies alone {:.2} CPU-ms per run; kernel alone {kernel_per_s:7.2} GFLOP/CPU-s",
+                "",
+                s.flops() / copy_per_s / 1e6
+            );
+        }
     }
 }

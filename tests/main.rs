@@ -3,6 +3,7 @@
 
 mod common;
 
+mod gpu_textures;
 mod kernels_batchnorm;
 mod kernels_contrastive;
 mod kernels_conv2d;

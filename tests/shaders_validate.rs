@@ -4,8 +4,8 @@ use ssdlt::kernels::Shader;
 
 fn validate(name: &str, source: &str) -> Result<(), String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
-    // Only the file made for devices with subgroups may use them.
-    let capabilities = if name.ends_with("gemm_subgroup.wgsl") { naga::valid::Capabilities::SUBGROUP } else { naga::valid::Capabilities::empty() };
+    // Only the files made for devices with subgroups may use them.
+    let capabilities = if name.ends_with("gemm_subgroup.wgsl") || name.ends_with("gemm_texture.wgsl") { naga::valid::Capabilities::SUBGROUP } else { naga::valid::Capabilities::empty() };
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
         .validate(&module)
         .map_err(|e| format!("{name}: {}", e.emit_to_string(source)))?;

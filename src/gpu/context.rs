@@ -46,6 +46,62 @@ pub struct Binding<'a> {
     pub buffer: &'a GpuBuffer,
 }
 
+/// How the texels of a `GpuTexture` hold floats: four per texel or one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TexelFormat {
+    Rgba32Float,
+    R32Float,
+}
+
+impl TexelFormat {
+    /// Bytes of one texel.
+    pub fn texel_bytes(self) -> u32 {
+        match self {
+            TexelFormat::Rgba32Float => 16,
+            TexelFormat::R32Float => 4,
+        }
+    }
+
+    fn wgpu(self) -> wgpu::TextureFormat {
+        match self {
+            TexelFormat::Rgba32Float => wgpu::TextureFormat::Rgba32Float,
+            TexelFormat::R32Float => wgpu::TextureFormat::R32Float,
+        }
+    }
+}
+
+/// A 2-D float texture that shaders read with `textureLoad` (a `texture_2d<f32>` binding, never
+/// sampled): on llvmpipe a texel fetch is one vectorised gather, where a storage-buffer load at a
+/// lane-varying offset is a loop over the SIMD lanes.
+#[derive(Clone, Debug)]
+pub struct GpuTexture {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    id: u64,
+    width: u32,
+    height: u32,
+    format: TexelFormat,
+}
+
+impl GpuTexture {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// (width, height) in texels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+    pub fn format(&self) -> TexelFormat {
+        self.format
+    }
+}
+
+/// One texture bound at `index` (as `texture_2d<f32>`).
+pub struct TextureBinding<'a> {
+    pub index: u32,
+    pub texture: &'a GpuTexture,
+}
+
 #[derive(Hash, PartialEq, Eq, Clone)]
 struct PipelineKey {
     shader: &'static str,
@@ -58,6 +114,7 @@ struct BindGroupKey {
     pipeline: PipelineKey,
     uniform: Option<u64>,
     buffers: Vec<(u32, u64)>,
+    textures: Vec<(u32, u64)>,
 }
 
 struct Recording {
@@ -101,6 +158,7 @@ impl GpuContext {
         limits.max_compute_workgroup_size_y = supported.max_compute_workgroup_size_y;
         limits.max_compute_workgroup_storage_size = supported.max_compute_workgroup_storage_size;
         limits.max_compute_workgroups_per_dimension = supported.max_compute_workgroups_per_dimension;
+        limits.max_texture_dimension_2d = supported.max_texture_dimension_2d;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ssdlt"),
             // Subgroups let the software-adapter GEMM share loaded rows across SIMD lanes.
@@ -158,6 +216,11 @@ impl GpuContext {
         self.report.max_storage_buffer_binding_size
     }
 
+    /// Largest width or height of a `GpuTexture`, in texels.
+    pub fn max_texture_side(&self) -> u32 {
+        self.device.limits().max_texture_dimension_2d
+    }
+
     /// Dispatches issued since the context was made (a counter for tests and benchmarks).
     pub fn dispatch_count(&self) -> u64 {
         self.dispatches.load(Ordering::Relaxed)
@@ -178,6 +241,85 @@ impl GpuContext {
             mapped_at_creation: false,
         });
         GpuBuffer { buffer, id: NEXT_BUFFER_ID.fetch_add(1, Ordering::Relaxed), bytes }
+    }
+
+    /// A `width` x `height` texture of `format` texels, zero-filled, that `copy_to_texture` fills
+    /// and shaders read through `TextureBinding`s. Panics when a side exceeds `max_texture_side`.
+    pub fn create_texture(&self, width: u32, height: u32, format: TexelFormat) -> GpuTexture {
+        let max = self.max_texture_side();
+        assert!(
+            (1..=max).contains(&width) && (1..=max).contains(&height),
+            "a {width} x {height} texture exceeds the adapter's 1..={max} texels per side"
+        );
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: None,
+            size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: format.wgpu(),
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        GpuTexture { texture, view, id: NEXT_BUFFER_ID.fetch_add(1, Ordering::Relaxed), width, height, format }
+    }
+
+    /// Records into the current step a copy of `src` into the whole of `dst`: texel row y is the
+    /// `width * texel_bytes` bytes at `offset + y * bytes_per_row` (`bytes_per_row` a multiple of
+    /// 256, wgpu's copy alignment; `offset` a multiple of the texel size).
+    pub fn copy_to_texture(&self, src: &GpuBuffer, offset: u64, bytes_per_row: u32, dst: &GpuTexture) {
+        let row = dst.width * dst.format.texel_bytes();
+        assert!(bytes_per_row >= row, "copy_to_texture: {bytes_per_row} bytes per row are fewer than the texture's {row}");
+        self.record_texture_copy(src, offset, bytes_per_row, dst, 0, (dst.width, dst.height));
+    }
+
+    /// Records into the current step a copy of the first `texels` texels of `src` into `dst` row
+    /// after row: texel t of the buffer lands at (t % width, t / width). The texture's rows must
+    /// be a multiple of 256 bytes (wgpu's copy alignment); texels past `texels` keep their values.
+    pub fn copy_to_texture_linear(&self, src: &GpuBuffer, texels: u64, dst: &GpuTexture) {
+        let (width, texel_bytes) = (u64::from(dst.width), u64::from(dst.format.texel_bytes()));
+        assert!(
+            texels <= width * u64::from(dst.height),
+            "copy_to_texture_linear: {texels} texels do not fit a {} x {} texture",
+            dst.width,
+            dst.height
+        );
+        let bytes_per_row = dst.width * dst.format.texel_bytes();
+        let (full_rows, rest) = ((texels / width) as u32, (texels % width) as u32);
+        if full_rows > 0 {
+            self.record_texture_copy(src, 0, bytes_per_row, dst, 0, (dst.width, full_rows));
+        }
+        if rest > 0 {
+            self.record_texture_copy(src, u64::from(full_rows) * width * texel_bytes, bytes_per_row, dst, full_rows, (rest, 1));
+        }
+    }
+
+    /// Records a copy into texel rows `y0 .. y0 + extent.1`, columns `0 .. extent.0` of `dst`.
+    fn record_texture_copy(&self, src: &GpuBuffer, offset: u64, bytes_per_row: u32, dst: &GpuTexture, y0: u32, extent: (u32, u32)) {
+        assert!(
+            bytes_per_row.is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT),
+            "copying to a texture: {bytes_per_row} bytes per row are not a multiple of {}",
+            wgpu::COPY_BYTES_PER_ROW_ALIGNMENT
+        );
+        let (width, height) = extent;
+        let end = offset + u64::from(bytes_per_row) * u64::from(height - 1) + u64::from(width * dst.format.texel_bytes());
+        assert!(end <= src.buffer.size(), "copying to a texture: the copy reads to byte {end} of a {}-byte buffer", src.buffer.size());
+        self.with_encoder(|e| {
+            e.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: &src.buffer,
+                    layout: wgpu::TexelCopyBufferLayout { offset, bytes_per_row: Some(bytes_per_row), rows_per_image: Some(height) },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: &dst.texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d { x: 0, y: y0, z: 0 },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            )
+        });
     }
 
     /// Writes `data` at the start of `buffer`. Work already recorded is submitted first, so the
@@ -298,6 +440,23 @@ impl GpuContext {
         bindings: &[Binding<'_>],
         workgroups: [u32; 3],
     ) {
+        self.dispatch_with_textures(shader, code, entry, constants, uniform, bindings, &[], workgroups);
+    }
+
+    /// `dispatch` for an entry point that also reads textures: `textures` must name exactly its
+    /// `texture_2d<f32>` bindings.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dispatch_with_textures(
+        &self,
+        shader: &'static str,
+        code: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+        uniform: &[u8],
+        bindings: &[Binding<'_>],
+        textures: &[TextureBinding<'_>],
+        workgroups: [u32; 3],
+    ) {
         if workgroups.contains(&0) {
             return;
         }
@@ -317,6 +476,7 @@ impl GpuContext {
             pipeline: key,
             uniform: uniform.as_ref().map(|u| u.0),
             buffers: bindings.iter().map(|b| (b.index, b.buffer.id)).collect(),
+            textures: textures.iter().map(|t| (t.index, t.texture.id)).collect(),
         };
         let bind_group = {
             let mut cache = self.bind_groups.lock().unwrap();
@@ -326,6 +486,7 @@ impl GpuContext {
                     let mut entries: Vec<wgpu::BindGroupEntry> = bindings
                         .iter()
                         .map(|b| wgpu::BindGroupEntry { binding: b.index, resource: b.buffer.buffer.as_entire_binding() })
+                        .chain(textures.iter().map(|t| wgpu::BindGroupEntry { binding: t.index, resource: wgpu::BindingResource::TextureView(&t.texture.view) }))
                         .collect();
                     if let Some((_, buf)) = &uniform {
                         entries.push(wgpu::BindGroupEntry { binding: 0, resource: buf.as_entire_binding() });

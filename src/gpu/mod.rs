@@ -9,4 +9,4 @@ mod adapters;
 mod context;
 
 pub use adapters::{describe_adapters, pick_adapter, AdapterChoice, AdapterReport};
-pub use context::{Binding, GpuBuffer, GpuContext, KernelVariant};
+pub use context::{Binding, GpuBuffer, GpuContext, GpuTexture, KernelVariant, TexelFormat, TextureBinding};

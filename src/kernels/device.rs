@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
-use crate::gpu::{Binding, GpuBuffer, GpuContext};
+use crate::gpu::{Binding, GpuBuffer, GpuContext, GpuTexture, TexelFormat};
 
 /// Which device the user asked for (`--device` and the pipeline `device:` key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -34,6 +34,8 @@ pub enum DType {
 
 /// Scratch tensors by (thread, slot): ops running on different threads never share one.
 type ScratchCache = Arc<Mutex<HashMap<(std::thread::ThreadId, &'static str), Tensor>>>;
+/// Scratch textures by (thread, slot), as `ScratchCache`.
+type ScratchTextures = Arc<Mutex<HashMap<(std::thread::ThreadId, &'static str), GpuTexture>>>;
 
 #[derive(Clone)]
 pub struct CpuDevice {
@@ -45,6 +47,7 @@ pub struct CpuDevice {
 pub struct WgpuDevice {
     ctx: Arc<GpuContext>,
     scratch: ScratchCache,
+    scratch_textures: ScratchTextures,
 }
 
 impl std::ops::Deref for WgpuDevice {
@@ -93,7 +96,7 @@ impl Device {
     /// As `wgpu`, searching only `backends` when given (a `WGPU_BACKEND`-style list: "vulkan", "gl").
     pub fn wgpu_on(backends: Option<&str>, hardware_only: bool) -> Result<(Device, String)> {
         let (ctx, reason) = GpuContext::new(backends, hardware_only)?;
-        Ok((Device::Wgpu(WgpuDevice { ctx: Arc::new(ctx), scratch: Arc::default() }), reason))
+        Ok((Device::Wgpu(WgpuDevice { ctx: Arc::new(ctx), scratch: Arc::default(), scratch_textures: Arc::default() }), reason))
     }
 
     /// Resolves a `--device` choice. `auto` takes a hardware GPU when one exists, else `cpu`.
@@ -189,6 +192,26 @@ impl Device {
         let t = self.zeros(&[len.max(1)]);
         cache.insert(key, t.clone());
         t.reshape(&[len])
+    }
+
+    /// A texture of `format`, `width` texels wide and at least `height` tall, kept per (thread,
+    /// slot) like `scratch` and replaced only when a taller one is asked for. wgpu devices only
+    /// (there are no textures on `cpu`).
+    pub fn scratch_texture(&self, slot: &'static str, width: u32, height: u32, format: TexelFormat) -> GpuTexture {
+        let Device::Wgpu(gpu) = self else {
+            panic!("scratch_texture: the cpu device has no textures (slot {slot})");
+        };
+        let key = (std::thread::current().id(), slot);
+        let mut cache = gpu.scratch_textures.lock().unwrap();
+        if let Some(t) = cache.get(&key) {
+            let (w, h) = t.size();
+            if w == width && h >= height && t.format() == format {
+                return t.clone();
+            }
+        }
+        let t = gpu.create_texture(width, height, format);
+        cache.insert(key, t.clone());
+        t
     }
 
     /// Submits recorded GPU work (one command buffer for everything since the last flush).

@@ -14,7 +14,10 @@
 //!   provably uniform is a loop over the 8 SIMD lanes (worth ~100 multiply-adds), so that kernel
 //!   loads vec4s and shares each loaded row of the other operand through subgroupBroadcast; it
 //!   runs ~3x faster than 16x16 at 1024^3. Its operands are packed into vec4-aligned scratch
-//!   when their layout or sizes need it.
+//!   when their layout or sizes need it. The same kernel with both operands copied into
+//!   rgba32float textures (shaders/gemm_texture.wgsl: `textureLoad` is one vectorised fetch on
+//!   llvmpipe, no lane loop) runs another 1.4-2.2x faster per CPU-second, copies included
+//!   (BENCHMARKS.md, session 4), and is what `plan_software` picks where the textures fit.
 //! - `Tiled` (real GPUs): 64x64 shared-memory tiles over strided operands, no transposes.
 //!
 //! Determinism: no atomics; every output element is summed over k in order by one invocation.
@@ -22,7 +25,7 @@
 use rayon::prelude::*;
 
 use super::{grid, launch, Device, Shader, Tensor};
-use crate::gpu::{Binding, GpuContext, KernelVariant};
+use crate::gpu::{Binding, GpuContext, KernelVariant, TexelFormat, TextureBinding};
 
 /// C[m,n] = (C if accumulate) + op(A)·op(B); A is [m,k] ([k,m] if trans_a), B is [k,n] ([n,k] if
 /// trans_b); all row-major.
@@ -99,6 +102,9 @@ pub enum GemmKernel {
     /// A block of shaders/gemm_subgroup.wgsl (vec4 loads, rows shared by subgroup broadcast), in
     /// the given orientation; needs `subgroup_gemm_supported`.
     Subgroup(SubgroupRows, Orientation),
+    /// The same block with both operands copied into textures first (shaders/gemm_texture.wgsl);
+    /// needs `subgroup_gemm_supported` and operands that fit `texture_operands_fit`.
+    SubgroupTextures(SubgroupRows, Orientation),
 }
 
 /// Rows of C per invocation of the subgroup kernels (x 8 columns): more rows share each loaded
@@ -130,6 +136,14 @@ impl SubgroupRows {
         }
     }
 
+    fn texture_entry(self) -> &'static str {
+        match self {
+            SubgroupRows::R16 => "gemm_texture_16x8",
+            SubgroupRows::R32 => "gemm_texture_32x8",
+            SubgroupRows::R64 => "gemm_texture_64x8",
+        }
+    }
+
     /// Relative cost per multiply-add against `B16x16` (measured on lavapipe at 1024^3: 16x16
     /// 1.7 GFLOP per CPU-second; subgroup 16 rows 3.1, 32 rows 4.6, 64 rows 5.7).
     fn per_fma(self) -> f64 {
@@ -137,6 +151,17 @@ impl SubgroupRows {
             SubgroupRows::R16 => 0.55,
             SubgroupRows::R32 => 0.37,
             SubgroupRows::R64 => 0.3,
+        }
+    }
+
+    /// `per_fma` of the texture kernels, against 0.3 for 64 rows from storage (lavapipe, 1024^3,
+    /// copies included, same runs: 0.26 / 0.21 / 0.16 for 16 / 32 / 64 rows with textures shaped
+    /// like the operands, 0.23 / 0.16 / 0.16 with the 4096-wide layout used here).
+    fn per_fma_textures(self) -> f64 {
+        match self {
+            SubgroupRows::R16 => 0.26,
+            SubgroupRows::R32 => 0.21,
+            SubgroupRows::R64 => 0.16,
         }
     }
 }
@@ -187,6 +212,12 @@ const UNROLLED_WORKGROUP: usize = 8;
 const SUBGROUP_COLUMNS: usize = 8;
 /// Relative cost of one element packed into scratch (a gather and a store).
 const PACK_PER_ELEMENT: f64 = 20.0;
+/// Relative cost of one element copied from a buffer into a texture (measured: ~0.8 ns, under
+/// one multiply-add of the 16x16 kernel).
+const COPY_PER_ELEMENT: f64 = 1.0;
+/// Texels per row of the operand textures (vec4 t of an operand is the texel (t % this, t / this));
+/// must match TEXTURE_ROW_LOG2 in tests/gen_gemm_wgsl.py.
+const TEXTURE_ROW_TEXELS: usize = 4096;
 /// Output tile of `gemm_tiled`, per side.
 const TILE: usize = 64;
 
@@ -277,15 +308,35 @@ fn subgroup_packing(s: &GemmShape, orientation: Orientation) -> (bool, bool) {
     }
 }
 
-/// The subgroup kernel's rows and orientation for a shape and its estimated cost (in the units
-/// of `plan_unrolled`'s model).
-fn plan_subgroup(s: &GemmShape) -> (f64, SubgroupRows, Orientation) {
+/// Texture rows an operand of `floats` (a multiple of 4) takes, `TEXTURE_ROW_TEXELS` vec4s a row.
+fn texture_rows(floats: usize) -> usize {
+    (floats / 4).div_ceil(TEXTURE_ROW_TEXELS).max(1)
+}
+
+/// Whether `GemmKernel::SubgroupTextures` in `orientation` fits textures of at most
+/// `max_texture_side` texels a side: rows of `TEXTURE_ROW_TEXELS` texels, the packed lane operand
+/// ([k rounded up to 4, lanes rounded up to 4]) and row operand ([rows, k rounded up to 4]) each
+/// in one texture.
+pub fn texture_operands_fit(s: &GemmShape, orientation: Orientation, max_texture_side: u32) -> bool {
+    let (lanes, rows) = match orientation {
+        Orientation::Columns => (s.n, s.m),
+        Orientation::Rows => (s.m, s.n),
+    };
+    let (lanes4, k4) = (lanes.div_ceil(4) * 4, s.k.div_ceil(4) * 4);
+    let side = max_texture_side as usize;
+    TEXTURE_ROW_TEXELS <= side && texture_rows(k4 * lanes4) <= side && texture_rows(rows * k4) <= side
+}
+
+/// The subgroup kernel for a shape (from storage, or from textures where they fit
+/// `max_texture_side`; 0 = never textures) and its estimated cost (in the units of
+/// `plan_unrolled`'s model).
+fn plan_subgroup(s: &GemmShape, max_texture_side: u32) -> (f64, GemmKernel) {
     let span = UNROLLED_WORKGROUP * SUBGROUP_COLUMNS;
     let k4 = s.k.div_ceil(4) * 4;
     SubgroupRows::ALL
         .into_iter()
         .flat_map(|r| [(r, Orientation::Columns), (r, Orientation::Rows)])
-        .map(|(block_rows, orientation)| {
+        .flat_map(|(block_rows, orientation)| {
             let bm = block_rows.rows();
             let (lanes, rows) = match orientation {
                 Orientation::Columns => (s.n, s.m),
@@ -293,11 +344,17 @@ fn plan_subgroup(s: &GemmShape) -> (f64, SubgroupRows, Orientation) {
             };
             let (pack_p, pack_q) = subgroup_packing(s, orientation);
             let packed = pack_p as usize * k4 * lanes + pack_q as usize * rows * k4;
-            let cost = lanes.div_ceil(span) as f64 * span as f64 * rows.div_ceil(bm) as f64 * bm as f64 * k4 as f64 * block_rows.per_fma()
-                + packed as f64 * PACK_PER_ELEMENT;
-            (cost, block_rows, orientation)
+            let fmas = lanes.div_ceil(span) as f64 * span as f64 * rows.div_ceil(bm) as f64 * bm as f64 * k4 as f64;
+            let storage = fmas * block_rows.per_fma() + packed as f64 * PACK_PER_ELEMENT;
+            let copied = (k4 * lanes.div_ceil(4) * 4 + rows * k4) as f64;
+            let textures = fmas * block_rows.per_fma_textures() + packed as f64 * PACK_PER_ELEMENT + copied * COPY_PER_ELEMENT;
+            let mut plans = vec![(storage, GemmKernel::Subgroup(block_rows, orientation))];
+            if texture_operands_fit(s, orientation, max_texture_side) {
+                plans.push((textures, GemmKernel::SubgroupTextures(block_rows, orientation)));
+            }
+            plans
         })
-        .fold((f64::INFINITY, SubgroupRows::R64, Orientation::Columns), |best, x| if x.0 < best.0 { x } else { best })
+        .fold((f64::INFINITY, GemmKernel::Subgroup(SubgroupRows::R64, Orientation::Columns)), |best, x| if x.0 < best.0 { x } else { best })
 }
 
 /// Estimated cost of an unrolled (blocking, orientation), the model `plan_unrolled` minimises.
@@ -322,12 +379,14 @@ fn unrolled_cost(s: &GemmShape, blocking: Blocking, orientation: Orientation) ->
 }
 
 /// The kernel `matmul` uses on a software adapter: the cheapest unrolled plan, or the subgroup
-/// kernel when the device has it (`subgroups`) and it is estimated cheaper.
-pub fn plan_software(s: &GemmShape, subgroups: bool) -> GemmKernel {
+/// kernel when the device has it (`subgroups`) and it is estimated cheaper — with its operands in
+/// textures where they fit `max_texture_side` (`GpuContext::max_texture_side`), which is cheaper
+/// for every shape but tiny ones.
+pub fn plan_software(s: &GemmShape, subgroups: bool, max_texture_side: u32) -> GemmKernel {
     let (blocking, orientation) = plan_unrolled(s);
     let unrolled = unrolled_cost(s, blocking, orientation);
-    match plan_subgroup(s) {
-        (cost, rows, orientation) if subgroups && cost < unrolled => GemmKernel::Subgroup(rows, orientation),
+    match plan_subgroup(s, max_texture_side) {
+        (cost, kernel) if subgroups && cost < unrolled => kernel,
         _ => GemmKernel::Unrolled(blocking, orientation),
     }
 }
@@ -343,7 +402,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
     let kernel = match kernel {
         GemmKernel::Auto => match gpu.variant() {
             KernelVariant::Tiled => GemmKernel::Tiled,
-            KernelVariant::Unrolled => plan_software(s, gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32)),
+            KernelVariant::Unrolled => plan_software(s, gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32), gpu.max_texture_side()),
         },
         other => other,
     };
@@ -371,10 +430,16 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
             };
             launch(gpu, Shader::Gemm, "gemm_tiled", &params, &[b, a, c], grid(gpu, blocks, 1));
         }
-        GemmKernel::Subgroup(block_rows, orientation) => {
+        GemmKernel::Subgroup(block_rows, orientation) | GemmKernel::SubgroupTextures(block_rows, orientation) => {
+            let textures = matches!(kernel, GemmKernel::SubgroupTextures(..));
             assert!(
                 gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32),
                 "gemm: the subgroup kernel needs subgroups of {UNROLLED_WORKGROUP} invocations, which this device lacks"
+            );
+            assert!(
+                !textures || texture_operands_fit(s, orientation, gpu.max_texture_side()),
+                "gemm {s:?}: the operands do not fit textures of {} texels a side",
+                gpu.max_texture_side()
             );
             let (pack_p, pack_q) = subgroup_packing(s, orientation);
             // A vec4 array binding needs at least one whole vec4 behind it.
@@ -427,7 +492,29 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
                 lane_blocks: u32_of(lane_blocks, "lane blocks"),
                 blocks: u32_of(blocks, "blocks"),
             };
-            launch(gpu, Shader::GemmSubgroup, block_rows.entry(), &params, &[&p, &q, c], grid(gpu, blocks, 1));
+            if textures {
+                // Row after row, TEXTURE_ROW_TEXELS vec4s a row: the vec4 indices of the storage
+                // kernel address the textures unchanged.
+                let upload = |slot: &'static str, t: &Tensor, floats: usize| {
+                    let texture = dev.scratch_texture(slot, TEXTURE_ROW_TEXELS as u32, texture_rows(floats) as u32, TexelFormat::Rgba32Float);
+                    gpu.copy_to_texture_linear(t.gpu(), (floats / 4) as u64, &texture);
+                    texture
+                };
+                let (p_texture, q_texture) = (upload("gemm-lane-texture", &p, k4 * lanes4), upload("gemm-row-texture", &q, rows * k4));
+                let shader = Shader::GemmTexture;
+                gpu.dispatch_with_textures(
+                    shader.file_name(),
+                    shader.source(),
+                    block_rows.texture_entry(),
+                    &[],
+                    bytemuck::bytes_of(&params),
+                    &[c.bind(3)],
+                    &[TextureBinding { index: 1, texture: &p_texture }, TextureBinding { index: 2, texture: &q_texture }],
+                    grid(gpu, blocks, 1),
+                );
+            } else {
+                launch(gpu, Shader::GemmSubgroup, block_rows.entry(), &params, &[&p, &q, c], grid(gpu, blocks, 1));
+            }
         }
         GemmKernel::Unrolled(blocking, orientation) => {
             let (bm, bn) = blocking.dims();

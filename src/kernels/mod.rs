@@ -31,6 +31,8 @@ pub enum Shader {
     Gemm,
     /// The GEMM entry that needs subgroups (only compiled on devices that have them).
     GemmSubgroup,
+    /// The subgroup GEMM reading its operands from textures (devices with subgroups only).
+    GemmTexture,
     Conv2d,
     /// im2col, col2im and layout changes that lower convolutions onto the GEMM kernels.
     Conv2dLowering,
@@ -43,9 +45,10 @@ pub enum Shader {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Gemm,
         Shader::GemmSubgroup,
+        Shader::GemmTexture,
         Shader::Conv2d,
         Shader::Conv2dLowering,
         Shader::BatchNorm,
@@ -61,6 +64,7 @@ impl Shader {
         match self {
             Shader::Gemm => "gemm.wgsl",
             Shader::GemmSubgroup => "gemm_subgroup.wgsl",
+            Shader::GemmTexture => "gemm_texture.wgsl",
             Shader::Conv2d => "conv2d.wgsl",
             Shader::Conv2dLowering => "conv2d_lowering.wgsl",
             Shader::BatchNorm => "batchnorm.wgsl",
@@ -76,6 +80,7 @@ impl Shader {
         match self {
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
             Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
+            Shader::GemmTexture => include_str!("../../shaders/gemm_texture.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Shader::Conv2dLowering => include_str!("../../shaders/conv2d_lowering.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
