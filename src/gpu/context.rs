@@ -430,6 +430,7 @@ impl GpuContext {
     /// `uniform` (if not empty) is bound at binding 0; its buffer is cached by content, so the
     /// parameter set of a layer is uploaded once. `bindings` must name exactly the storage
     /// bindings the entry point uses. `constants` set WGSL `override` values.
+    #[allow(clippy::too_many_arguments)]
     pub fn dispatch(
         &self,
         shader: &'static str,
