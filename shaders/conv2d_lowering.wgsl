@@ -139,3 +139,104 @@ fn conv2d_pad_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     dst[c * p.k_rows + r] = v;
 }
+
+// The same passes reading `src` from an rgba32float texture 4096 texels wide that holds the
+// buffer's floats row after row (float i in component i & 3 of texel ((i >> 2) & 4095, i >> 14)):
+// on lavapipe a `textureLoad` is one straight-line fetch where a storage load at a lane-varying
+// offset is a loop over the SIMD lanes.
+@group(0) @binding(3) var src_texels: texture_2d<f32>;
+
+fn src_float(i: u32) -> f32 {
+    let t = i >> 2u;
+    return textureLoad(src_texels, vec2<i32>(i32(t & 4095u), i32(t >> 12u)), 0)[i & 3u];
+}
+
+@compute @workgroup_size(64)
+fn conv2d_im2col_texture(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let q = gid.x;
+    let ohw = p.oh * p.ow;
+    if (q >= ohw) {
+        return;
+    }
+    let img = gid.z;
+    let oy = q / p.ow;
+    let ox = q - oy * p.ow;
+    let l = (img * ohw + q) * p.ls;
+    let y0 = i32(oy * p.stride) - i32(p.pad);
+    let x0 = i32(ox * p.stride) - i32(p.pad);
+    let hw = p.h * p.w;
+    var r = 0u;
+    for (var ci = 0u; ci < p.c_in; ci = ci + 1u) {
+        let plane = (img * p.c_in + ci) * hw;
+        for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
+            let iy = y0 + i32(ky);
+            let row_ok = iy >= 0 && iy < i32(p.h);
+            for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
+                let ix = x0 + i32(kx);
+                let ok = row_ok && ix >= 0 && ix < i32(p.w);
+                let at = select(0u, plane + u32(iy) * p.w + u32(ix), ok);
+                dst[r * p.rs + l] = select(0.0, src_float(at), ok);
+                r = r + 1u;
+            }
+        }
+    }
+    for (; r < p.k_rows; r = r + 1u) {
+        dst[r * p.rs + l] = 0.0;
+    }
+}
+
+@compute @workgroup_size(64)
+fn conv2d_col2im_texture(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let e = gid.x;
+    let hw = p.h * p.w;
+    if (e >= hw) {
+        return;
+    }
+    let ci = gid.y;
+    let img = gid.z;
+    let iy = e / p.w;
+    let ix = e - iy * p.w;
+    let ty = iy + p.pad;
+    let tx = ix + p.pad;
+    let oy_hi = min(ty / p.stride, p.oh - 1u);
+    let ox_hi = min(tx / p.stride, p.ow - 1u);
+    var acc = 0.0;
+    for (var oy = i32(oy_hi); oy >= 0; oy = oy - 1) {
+        let ky = ty - u32(oy) * p.stride;
+        if (ky >= p.kh) {
+            break;
+        }
+        for (var ox = i32(ox_hi); ox >= 0; ox = ox - 1) {
+            let kx = tx - u32(ox) * p.stride;
+            if (kx >= p.kw) {
+                break;
+            }
+            let r = (ci * p.kh + ky) * p.kw + kx;
+            let l = (img * p.oh + u32(oy)) * p.ow + u32(ox);
+            acc = acc + src_float(r * p.rs + l * p.ls);
+        }
+    }
+    dst[(img * p.c_in + ci) * hw + e] = acc;
+}
+
+@compute @workgroup_size(64)
+fn conv2d_to_channel_major_texture(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ohw = p.oh * p.ow;
+    if (gid.x >= ohw) {
+        return;
+    }
+    let c = gid.y;
+    let img = gid.z;
+    dst[c * (p.n * ohw) + img * ohw + gid.x] = src_float((img * p.channels + c) * ohw + gid.x);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_from_channel_major_texture(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ohw = p.oh * p.ow;
+    if (gid.x >= ohw) {
+        return;
+    }
+    let c = gid.y;
+    let img = gid.z;
+    dst[(img * p.channels + c) * ohw + gid.x] = src_float(c * (p.n * ohw) + img * ohw + gid.x);
+}
