@@ -240,3 +240,52 @@ fn conv2d_from_channel_major_texture(@builtin(global_invocation_id) gid: vec3<u3
     let img = gid.z;
     dst[(img * p.channels + c) * ohw + gid.x] = src_float(c * (p.n * ohw) + img * ohw + gid.x);
 }
+
+@group(0) @binding(4) var col_texels: texture_storage_2d<rgba32float, write>;
+
+// im2col of 4 consecutive positions (oh * ow a multiple of 4) into vec4 r * (npos / 4) + l / 4
+// of a storage texture laid out as the GEMM's operand textures.
+@compute @workgroup_size(64)
+fn conv2d_im2col_store(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let q0 = gid.x * 4u;
+    let ohw = p.oh * p.ow;
+    if (q0 >= ohw) {
+        return;
+    }
+    let img = gid.z;
+    let cols = p.n * ohw / 4u;
+    let l4 = (img * ohw + q0) / 4u;
+    var y0: vec4<i32>;
+    var x0: vec4<i32>;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let q = q0 + j;
+        let oy = q / p.ow;
+        let ox = q - oy * p.ow;
+        y0[j] = i32(oy * p.stride) - i32(p.pad);
+        x0[j] = i32(ox * p.stride) - i32(p.pad);
+    }
+    let hw = p.h * p.w;
+    var r = 0u;
+    for (var ci = 0u; ci < p.c_in; ci = ci + 1u) {
+        let plane = (img * p.c_in + ci) * hw;
+        for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
+            for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
+                var v = vec4<f32>(0.0);
+                for (var j = 0u; j < 4u; j = j + 1u) {
+                    let iy = y0[j] + i32(ky);
+                    let ix = x0[j] + i32(kx);
+                    let ok = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+                    let at = select(0u, plane + u32(iy) * p.w + u32(ix), ok);
+                    v[j] = select(0.0, src_float(at), ok);
+                }
+                let t = r * cols + l4;
+                textureStore(col_texels, vec2<i32>(i32(t & 4095u), i32(t >> 12u)), v);
+                r = r + 1u;
+            }
+        }
+    }
+    for (; r < p.k_rows; r = r + 1u) {
+        let t = r * cols + l4;
+        textureStore(col_texels, vec2<i32>(i32(t & 4095u), i32(t >> 12u)), vec4<f32>(0.0));
+    }
+}
