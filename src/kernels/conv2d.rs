@@ -99,8 +99,6 @@ pub fn conv2d_forward_with(dev: &Device, kernel: ConvKernel, s: &Conv2dShape, x:
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::forward(dev, gpu, false, s, x, w, y),
             ConvKernel::LoweredTextures => lowered::forward(dev, gpu, true, s, x, w, y),
-            ConvKernel::Im2colStore => lowered::im2col_only(dev, gpu, true, s, x),
-            ConvKernel::Im2colStorage => lowered::im2col_only(dev, gpu, false, s, x),
             _ => wgsl::forward(gpu, s, x, w, y),
         },
     }
@@ -113,7 +111,7 @@ pub fn conv2d_backward_data_with(dev: &Device, kernel: ConvKernel, s: &Conv2dSha
         Device::Cpu(_) => cpu::backward_data(dev, s, dy, w, dx),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::backward_data(dev, gpu, false, s, dy, w, dx),
-            ConvKernel::LoweredTextures | ConvKernel::Im2colStore | ConvKernel::Im2colStorage => lowered::backward_data(dev, gpu, true, s, dy, w, dx),
+            ConvKernel::LoweredTextures => lowered::backward_data(dev, gpu, true, s, dy, w, dx),
             _ => wgsl::backward_data(dev, gpu, s, dy, w, dx),
         },
     }
@@ -126,7 +124,7 @@ pub fn conv2d_backward_weight_with(dev: &Device, kernel: ConvKernel, s: &Conv2dS
         Device::Cpu(_) => cpu::backward_weight(dev, s, x, dy, dw),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::backward_weight(dev, gpu, false, s, x, dy, dw),
-            ConvKernel::LoweredTextures | ConvKernel::Im2colStore | ConvKernel::Im2colStorage => lowered::backward_weight(dev, gpu, true, s, x, dy, dw),
+            ConvKernel::LoweredTextures => lowered::backward_weight(dev, gpu, true, s, x, dy, dw),
             _ => wgsl::backward_weight(dev, gpu, s, x, dy, dw),
         },
     }
@@ -144,9 +142,6 @@ pub enum ConvKernel {
     Lowered,
     /// `Lowered` with the lowering passes reading their input from an rgba32float texture.
     LoweredTextures,
-    /// Experiment: im2col only, into a storage texture (forward) / into storage reading a texture.
-    Im2colStore,
-    Im2colStorage,
 }
 
 /// The kernel of all three passes on a software adapter: `Lowered` when the device has the
@@ -309,30 +304,6 @@ mod lowered {
         let yt = dev.scratch("conv2d.channel_major", s.c_out * npos);
         matmul(dev, &GemmShape { m: s.c_out, n: npos, k: k4, trans_a: false, trans_b: false, accumulate: false }, &wk, &col, &yt);
         from_channel_major(dev, gpu, textures, s, s.c_out, &yt, y);
-    }
-
-    pub(super) fn im2col_only(dev: &Device, gpu: &GpuContext, store: bool, s: &Conv2dShape, x: &Tensor) {
-        let (k4, npos) = (col_rows(s), s.n * s.out_h() * s.out_w());
-        if !store {
-            let col = dev.scratch("conv2d.col", k4 * npos);
-            return im2col(dev, gpu, true, s, x, k4, npos, 1, &col);
-        }
-        let texels = x.len().div_ceil(4);
-        let texture = dev.scratch_texture("conv2d.src-texture", TEXTURE_ROW_TEXELS, u(texels.div_ceil(TEXTURE_ROW_TEXELS as usize).max(1), "texture rows"), TexelFormat::Rgba32Float);
-        gpu.copy_to_texture_linear(x.gpu(), texels as u64, &texture);
-        let col = dev.scratch_texture("conv2d.col-texture", TEXTURE_ROW_TEXELS, u((k4 * npos / 4).div_ceil(TEXTURE_ROW_TEXELS as usize), "rows"), TexelFormat::Rgba32Float);
-        let p = Lowering { k_rows: u(k4, "col rows"), ..lowering(s) };
-        let shader = Shader::Conv2dLowering;
-        gpu.dispatch_with_textures(
-            shader.file_name(),
-            shader.source(),
-            "conv2d_im2col_store",
-            &[],
-            bytemuck::bytes_of(&p),
-            &[],
-            &[TextureBinding { index: 3, texture: &texture }, TextureBinding { index: 4, texture: &col }],
-            [u((s.out_h() * s.out_w() / 4).div_ceil(64), "workgroups"), 1, u(s.n, "images")],
-        );
     }
 
     pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
