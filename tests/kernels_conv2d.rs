@@ -319,7 +319,6 @@ fn resnet32_layer_throughput() {
         let kernel = match std::env::var("CONV_KERNEL").as_deref() {
             Ok("implicit") => ConvKernel::Implicit,
             Ok("lowered") => ConvKernel::Lowered,
-            Ok("lowered-textures") => ConvKernel::LoweredTextures,
             _ => ConvKernel::Auto,
         };
         let batch: usize = std::env::var("CONV_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(128);

@@ -97,8 +97,7 @@ pub fn conv2d_forward_with(dev: &Device, kernel: ConvKernel, s: &Conv2dShape, x:
     match dev {
         Device::Cpu(_) => cpu::forward(dev, s, x, w, y),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
-            ConvKernel::Lowered => lowered::forward(dev, gpu, false, s, x, w, y),
-            ConvKernel::LoweredTextures => lowered::forward(dev, gpu, true, s, x, w, y),
+            ConvKernel::Lowered => lowered::forward(dev, gpu, s, x, w, y),
             _ => wgsl::forward(gpu, s, x, w, y),
         },
     }
@@ -110,8 +109,7 @@ pub fn conv2d_backward_data_with(dev: &Device, kernel: ConvKernel, s: &Conv2dSha
     match dev {
         Device::Cpu(_) => cpu::backward_data(dev, s, dy, w, dx),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
-            ConvKernel::Lowered => lowered::backward_data(dev, gpu, false, s, dy, w, dx),
-            ConvKernel::LoweredTextures => lowered::backward_data(dev, gpu, true, s, dy, w, dx),
+            ConvKernel::Lowered => lowered::backward_data(dev, gpu, s, dy, w, dx),
             _ => wgsl::backward_data(dev, gpu, s, dy, w, dx),
         },
     }
@@ -123,8 +121,7 @@ pub fn conv2d_backward_weight_with(dev: &Device, kernel: ConvKernel, s: &Conv2dS
     match dev {
         Device::Cpu(_) => cpu::backward_weight(dev, s, x, dy, dw),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
-            ConvKernel::Lowered => lowered::backward_weight(dev, gpu, false, s, x, dy, dw),
-            ConvKernel::LoweredTextures => lowered::backward_weight(dev, gpu, true, s, x, dy, dw),
+            ConvKernel::Lowered => lowered::backward_weight(dev, gpu, s, x, dy, dw),
             _ => wgsl::backward_weight(dev, gpu, s, x, dy, dw),
         },
     }
@@ -140,8 +137,6 @@ pub enum ConvKernel {
     /// im2col / col2im (shaders/conv2d_lowering.wgsl) around `gemm::matmul`, whose kernel
     /// `gemm::plan_software` picks (groups = 1 only).
     Lowered,
-    /// `Lowered` with the lowering passes reading their input from an rgba32float texture.
-    LoweredTextures,
 }
 
 /// The kernel of all three passes on a software adapter: `Lowered` when the device has the
@@ -166,7 +161,7 @@ fn resolve(gpu: &crate::gpu::GpuContext, kernel: ConvKernel, s: &Conv2dShape) ->
     match (kernel, gpu.variant()) {
         (ConvKernel::Auto, crate::gpu::KernelVariant::Tiled) => ConvKernel::Implicit,
         (ConvKernel::Auto, crate::gpu::KernelVariant::Unrolled) => plan_software(s, subgroups, gpu.max_binding_bytes()),
-        (ConvKernel::Lowered | ConvKernel::LoweredTextures, _) if !lowered::fits(s, gpu.max_binding_bytes()) => ConvKernel::Implicit,
+        (ConvKernel::Lowered, _) if !lowered::fits(s, gpu.max_binding_bytes()) => ConvKernel::Implicit,
         (other, _) => other,
     }
 }
@@ -179,10 +174,7 @@ mod lowered {
 
     use super::super::gemm::{matmul, GemmShape};
     use super::*;
-    use crate::gpu::{GpuContext, TexelFormat, TextureBinding};
-
-    /// Texels per row of the source textures (the GEMM's layout: vec4 t at (t & 4095, t >> 12)).
-    const TEXTURE_ROW_TEXELS: u32 = 4096;
+    use crate::gpu::GpuContext;
 
     /// Mirrors `Lowering` in shaders/conv2d_lowering.wgsl.
     #[repr(C)]
@@ -247,52 +239,28 @@ mod lowered {
         launch(gpu, Shader::Conv2dLowering, entry, p, &[src, dst], [u(x.div_ceil(64), "workgroups"), u(y, "channels"), u(z, "images")]);
     }
 
-    /// `run` of a pass that reads `src`: from storage (`entries.0`), or with `textures` from a
-    /// copy of it in an rgba32float texture (`entries.1`).
-    #[allow(clippy::too_many_arguments)]
-    fn run_read(dev: &Device, gpu: &GpuContext, textures: bool, entries: (&'static str, &'static str), p: &Lowering, src: &Tensor, dst: &Tensor, [x, y, z]: [usize; 3]) {
-        if !textures {
-            return run(gpu, entries.0, p, src, dst, [x, y, z]);
-        }
-        let texels = src.len().div_ceil(4);
-        let texture = dev.scratch_texture("conv2d.src-texture", TEXTURE_ROW_TEXELS, u(texels.div_ceil(TEXTURE_ROW_TEXELS as usize).max(1), "texture rows"), TexelFormat::Rgba32Float);
-        gpu.copy_to_texture_linear(src.gpu(), texels as u64, &texture);
-        let shader = Shader::Conv2dLowering;
-        gpu.dispatch_with_textures(
-            shader.file_name(),
-            shader.source(),
-            entries.1,
-            &[],
-            bytemuck::bytes_of(p),
-            &[dst.bind(2)],
-            &[TextureBinding { index: 3, texture: &texture }],
-            [u(x.div_ceil(64), "workgroups"), u(y, "channels"), u(z, "images")],
-        );
-    }
-
     /// col (k_rows x n*oh*ow; element (r, l) at r * rs + l * ls) from x.
-    #[allow(clippy::too_many_arguments)]
-    fn im2col(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, x: &Tensor, k_rows: usize, rs: usize, ls: usize, col: &Tensor) {
+    fn im2col(gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, k_rows: usize, rs: usize, ls: usize, col: &Tensor) {
         let npos = s.n * s.out_h() * s.out_w();
         u(k_rows * npos, "col elements");
         let p = Lowering { k_rows: u(k_rows, "col rows"), rs: u(rs, "row stride"), ls: u(ls, "column stride"), ..lowering(s) };
-        run_read(dev, gpu, textures, ("conv2d_im2col", "conv2d_im2col_texture"), &p, x, col, [s.out_h() * s.out_w(), 1, s.n]);
+        run(gpu, "conv2d_im2col", &p, x, col, [s.out_h() * s.out_w(), 1, s.n]);
     }
 
-    fn to_channel_major(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
+    fn to_channel_major(gpu: &GpuContext, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
         let p = Lowering { channels: u(channels, "channels"), ..lowering(s) };
-        run_read(dev, gpu, textures, ("conv2d_to_channel_major", "conv2d_to_channel_major_texture"), &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
+        run(gpu, "conv2d_to_channel_major", &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
     }
 
-    fn from_channel_major(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
+    fn from_channel_major(gpu: &GpuContext, s: &Conv2dShape, channels: usize, src: &Tensor, dst: &Tensor) {
         let p = Lowering { channels: u(channels, "channels"), ..lowering(s) };
-        run_read(dev, gpu, textures, ("conv2d_from_channel_major", "conv2d_from_channel_major_texture"), &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
+        run(gpu, "conv2d_from_channel_major", &p, src, dst, [s.out_h() * s.out_w(), channels, s.n]);
     }
 
-    pub(super) fn forward(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+    pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
         let (k, k4, npos) = (s.c_in * s.kh * s.kw, col_rows(s), s.n * s.out_h() * s.out_w());
         let col = dev.scratch("conv2d.col", k4 * npos);
-        im2col(dev, gpu, textures, s, x, k4, npos, 1, &col);
+        im2col(gpu, s, x, k4, npos, 1, &col);
         let wk = if k4 == k {
             w.clone()
         } else {
@@ -303,26 +271,26 @@ mod lowered {
         };
         let yt = dev.scratch("conv2d.channel_major", s.c_out * npos);
         matmul(dev, &GemmShape { m: s.c_out, n: npos, k: k4, trans_a: false, trans_b: false, accumulate: false }, &wk, &col, &yt);
-        from_channel_major(dev, gpu, textures, s, s.c_out, &yt, y);
+        from_channel_major(gpu, s, s.c_out, &yt, y);
     }
 
-    pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+    pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
         let (k, npos) = (s.c_in * s.kh * s.kw, s.n * s.out_h() * s.out_w());
         let dyt = dev.scratch("conv2d.channel_major", s.c_out * npos);
-        to_channel_major(dev, gpu, textures, s, s.c_out, dy, &dyt);
+        to_channel_major(gpu, s, s.c_out, dy, &dyt);
         let dcol = dev.scratch("conv2d.col", k * npos);
         matmul(dev, &GemmShape { m: k, n: npos, k: s.c_out, trans_a: true, trans_b: false, accumulate: false }, w, &dyt, &dcol);
         let p = Lowering { rs: u(npos, "row stride"), ls: 1, ..lowering(s) };
-        run_read(dev, gpu, textures, ("conv2d_col2im", "conv2d_col2im_texture"), &p, &dcol, dx, [s.h * s.w, s.c_in, s.n]);
+        run(gpu, "conv2d_col2im", &p, &dcol, dx, [s.h * s.w, s.c_in, s.n]);
     }
 
-    pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, textures: bool, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+    pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
         let (k, npos) = (s.c_in * s.kh * s.kw, s.n * s.out_h() * s.out_w());
         let dyt = dev.scratch("conv2d.channel_major", s.c_out * npos);
-        to_channel_major(dev, gpu, textures, s, s.c_out, dy, &dyt);
+        to_channel_major(gpu, s, s.c_out, dy, &dyt);
         // col^T [n*oh*ow, k]: the positions are the reduction of dw = dy_t . col^T.
         let col_t = dev.scratch("conv2d.col", npos * k);
-        im2col(dev, gpu, textures, s, x, k, 1, k, &col_t);
+        im2col(gpu, s, x, k, 1, k, &col_t);
         matmul(dev, &GemmShape { m: s.c_out, n: k, k: npos, trans_a: false, trans_b: false, accumulate: false }, &dyt, &col_t, dw);
     }
 }
