@@ -95,6 +95,36 @@ def main():
             o = ", ".join(f"{run[key]['overall']:.1f}" for run in ours if key in run)
             r = ", ".join(f"{x['methods'][ref_key]['overall']:.1f}" for x in refs)
             print(f"- {label}: ssdlt [{o}]  reference [{r}]")
+        print_stage_one_evidence(ours, [run_name(p) for p in args.ours], refs)
+
+
+def run_name(path):
+    """The folder the pipeline file of a per_class table sits in (`.../seed1/exports/<pipeline>/per_class.parquet` -> `seed1`)."""
+    parts = path.replace("\\", "/").split("/")
+    return parts[parts.index("exports") - 1] if "exports" in parts[1:] else path
+
+
+def print_stage_one_evidence(ours, names, refs):
+    """Per seed and implementation: the stage I teacher against plain CE (overall and few-shot),
+    and the SSD student (stages III and IV) against the LWS baseline: the evidence for where SSD
+    falls short of LWS, if it does."""
+    print("\nper seed: stage I teacher against CE, and the SSD student against CE + LWS (overall; few-shot in brackets):\n")
+    print("| run | CE | teacher | teacher − CE | CE + LWS | student III | student IV | IV − LWS |")
+    print("|---|---|---|---|---|---|---|---|")
+    def both(acc):
+        return f"{acc['overall']:.1f} ({acc['few']:.1f})"
+    def row(name, ce, teacher, lws, s3, s4):
+        d_t = f"{teacher['overall'] - ce['overall']:+.1f} ({teacher['few'] - ce['few']:+.1f})"
+        d_s = f"{s4['overall'] - lws['overall']:+.1f} ({s4['few'] - lws['few']:+.1f})"
+        print(f"| {name} | {both(ce)} | {both(teacher)} | {d_t} | {both(lws)} | {both(s3)} | {both(s4)} | {d_s} |")
+    keys = [("ce", "fc"), ("teacher", "fc"), ("ce_lws", "fc"), ("student", "fc_soft"), ("student_lws", "fc_soft")]
+    for name, run in zip(names, ours):
+        if all(k in run for k in keys):
+            row(f"ssdlt {name}", *(run[k] for k in keys))
+    for r in refs:
+        m = r["methods"]
+        if all(k in m for k in ("ce", "teacher", "ce_lws", "student", "student_lws")):
+            row(f"reference seed {r['seed']}", m["ce"], m["teacher"], m["ce_lws"], m["student"], m["student_lws"])
 
 
 if __name__ == "__main__":
