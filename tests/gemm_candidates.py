@@ -88,7 +88,7 @@ def subgroup(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None):
     o.append("}")
     return "\n".join(o) + "\n"
 
-def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1):
+def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_inner=False):
     """The subgroup kernel with B and/or A read by textureLoad from a texture instead of a storage
     buffer. b: "storage" | "rgba" (rgba32float, texel (x, y) = B[y, 4x..4x+4]) | "r" (r32float,
     texel (x, y) = B[y, x]; lane columns l0 + 8t, 8 fetches per k) | "lin" (rgba32float 4096 texels
@@ -100,7 +100,10 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1):
     that the fetches' memory latencies overlap instead of following one another.
     unroll: that many k/4 steps per loop iteration (packed operands only; k/4 a multiple of it),
     each in its own block, so the loop's per-iteration work (lavapipe's masked update of every
-    accumulator) is shared by more multiply-adds."""
+    accumulator) is shared by more multiply-adds.
+    acc_inner (with hoist): the multiply-adds ordered accumulator by accumulator, the four k rows
+    of one accumulator back to back (the same order of additions per accumulator as before), so
+    that a spilled accumulator is loaded and stored once per k/4 step instead of four times."""
     v = bn // 4
     binds, texs = ["3:C"], []
     if b == "storage": binds.append("1:B")
@@ -154,14 +157,19 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1):
     def fetch_b(s, j):
         if b == "pack":
             return f"        let p{s}_{j} = lin(pt, po + {W*v*s + W*j}u);"
-        return None
+        return f"        let p{s}_{j} = lin(pt, po + {s}u * n4 + v0 + {W*j}u);"
     if hoist:
-        assert b == "pack"
+        assert b in ("pack", "lin")
         for s in range(4):
             for j in range(v):
                 o.append(fetch_b(s, j))
-        o.append(f"        po = po + {4*W*v}u;")
-    for s, comp in enumerate("xyzw"):
+        o.append(f"        po = po + {4*W*v}u;" if b == "pack" else "        po = po + 4u * n4;")
+    if acc_inner:
+        assert hoist
+        for i in range(bm):
+            for j in range(v):
+                o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{i}.{comp}), p{s}_{j}, c{i}_{j});" for s, comp in enumerate("xyzw")))
+    for s, comp in enumerate("xyzw" if not acc_inner else ""):
         for j in range(v):
             if b == "pack":
                 if not hoist: o.append(fetch_b(s, j))
@@ -303,6 +311,13 @@ out = {
   "t27_subgroup32x8_tex_ab_packed_unroll2.wgsl": subgroup_tex(32, 8, b="pack", a="pack", unroll=2),
   "t28_subgroup32x8_tex_ab_packed_unroll4.wgsl": subgroup_tex(32, 8, b="pack", a="pack", unroll=4),
   "t29_subgroup16x8_tex_ab_packed_unroll4.wgsl": subgroup_tex(16, 8, b="pack", a="pack", unroll=4),
+  "t30_subgroup64x8_tex_ab_packed_acc_inner.wgsl": subgroup_tex(64, 8, b="pack", a="pack", hoist=True, acc_inner=True),
+  "t31_subgroup32x8_tex_ab_packed_acc_inner.wgsl": subgroup_tex(32, 8, b="pack", a="pack", hoist=True, acc_inner=True),
+  "t32_subgroup32x8_tex_ab_packed_acc_inner_unroll2.wgsl": subgroup_tex(32, 8, b="pack", a="pack", hoist=True, acc_inner=True, unroll=2),
+  "t33_subgroup64x8_tex_ab_packed_acc_inner_unroll2.wgsl": subgroup_tex(64, 8, b="pack", a="pack", hoist=True, acc_inner=True, unroll=2),
+  "t34_subgroup64x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(64, 8, b="lin", a="lin", hoist=True, acc_inner=True),
+  "t35_subgroup32x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(32, 8, b="lin", a="lin", hoist=True, acc_inner=True),
+  "t36_subgroup16x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(16, 8, b="lin", a="lin", hoist=True, acc_inner=True),
 }
 sel = sys.argv[2].split(",") if len(sys.argv) > 2 else None
 for name, text in out.items():
