@@ -2,7 +2,8 @@
 """Writes the candidate GEMM kernels that tests/kernels_gemm_candidates.rs times (by hand, not
 shipped): 16x16 unrolled variants (bindings, index types, clamps, workgroup shapes, vec4 loads,
 k unrolling), a uniform-buffer row operand, the subgroup 64x8 kernel and the subgroup kernels with
-operands in textures (t*: layouts and blocks).
+operands in textures (t*: layouts and blocks; t20-t33 read the harness's per-tile packed operands
+AP/BP, t30-t36 order the multiply-adds accumulator by accumulator; BENCHMARKS.md session 5).
 
     SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand [name prefixes, comma-separated]
 
