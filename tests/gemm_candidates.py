@@ -2,7 +2,8 @@
 """Writes the candidate GEMM kernels that tests/kernels_gemm_candidates.rs times (by hand, not
 shipped): 16x16 unrolled variants (bindings, index types, clamps, workgroup shapes, vec4 loads,
 k unrolling), a uniform-buffer row operand, the subgroup 64x8 kernel and the subgroup kernels with
-operands in textures (t*: layouts and blocks).
+operands in textures (t*: layouts and blocks; t20-t33 read the harness's per-tile packed operands
+AP/BP, t30-t36 order the multiply-adds accumulator by accumulator; BENCHMARKS.md session 5).
 
     SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand [name prefixes, comma-separated]
 
@@ -88,17 +89,29 @@ def subgroup(bm, bn, bspace="read", aspace="read", cap_b=None, cap_a=None):
     o.append("}")
     return "\n".join(o) + "\n"
 
-def subgroup_tex(bm, bn, b="storage", a="storage"):
+def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_inner=False):
     """The subgroup kernel with B and/or A read by textureLoad from a texture instead of a storage
     buffer. b: "storage" | "rgba" (rgba32float, texel (x, y) = B[y, 4x..4x+4]) | "r" (r32float,
     texel (x, y) = B[y, x]; lane columns l0 + 8t, 8 fetches per k) | "lin" (rgba32float 4096 texels
-    wide, vec4 number t of the row-major operand at (t & 4095, t >> 12): the production layout);
-    a: "storage" | "rgba" (texel (x, y) = A[y, 4x..4x+4]) | "lin"."""
+    wide, vec4 number t of the row-major operand at (t & 4095, t >> 12): the production layout) |
+    "pack" (the harness's BP, B in panels of the tile's columns, as a "lin" texture: a workgroup's
+    B is one contiguous stream); a: "storage" | "rgba" (texel (x, y) = A[y, 4x..4x+4]) | "lin" |
+    "pack" (AP: A in blocks of bm rows, the block's 64 texels of one kk side by side).
+    hoist: every B fetch of an iteration (all four k rows) before its first multiply-add, so
+    that the fetches' memory latencies overlap instead of following one another.
+    unroll: that many k/4 steps per loop iteration (packed operands only; k/4 a multiple of it),
+    each in its own block, so the loop's per-iteration work (lavapipe's masked update of every
+    accumulator) is shared by more multiply-adds.
+    acc_inner (with hoist): the multiply-adds ordered accumulator by accumulator, the four k rows
+    of one accumulator back to back (the same order of additions per accumulator as before), so
+    that a spilled accumulator is loaded and stored once per k/4 step instead of four times."""
     v = bn // 4
     binds, texs = ["3:C"], []
     if b == "storage": binds.append("1:B")
+    elif b == "pack": texs.append("1:BP:lin")
     else: texs.append(f"1:B:{b}")
     if a == "storage": binds.append("2:A")
+    elif a == "pack": texs.append("2:AP:lin")
     else: texs.append(f"2:A:{a}")
     hdr = f"// candidate entry=main tile={bm}x{W*bn} bind={','.join(binds)}"
     if texs: hdr += f" tex={','.join(texs)}"
@@ -117,26 +130,51 @@ def subgroup_tex(bm, bn, b="storage", a="storage"):
         o.append(f"    let v0 = lb * {W*v}u + lid.x;")
     o.append("    let n4 = params.n / 4u;\n    let k4 = params.k / 4u;")
     for u in range(bm // W):
-        if a in ("storage", "lin"):
+        if a == "pack":
+            if u == 0: o.append(f"    var qo = i0 * k4 + lid.x;")
+        elif a in ("storage", "lin"):
             o.append(f"    let r{u} = (i0 + lid.x + {W*u}u) * k4;")
         else:
             o.append(f"    let r{u} = i32(i0 + lid.x + {W*u}u);")
     for i in range(bm):
         o.append("    " + " ".join(f"var c{i}_{j} = vec4<f32>(0.0);" for j in range(v)))
-    o.append("    var po = 0u;")
-    o.append("    for (var kk = 0u; kk < k4; kk = kk + 1u) {")
+    o.append(f"    var po = lb * params.k * {W*v}u + lid.x;" if b == "pack" else "    var po = 0u;")
+    o.append(f"    for (var kk = 0u; kk < k4; kk = kk + {unroll}u) {{")
+    assert unroll == 1 or (a == "pack" and b == "pack")
+    loop_start = len(o)
     for u in range(bm // W):
-        if a == "storage":
+        if a == "pack":
+            o.append(f"        let qv{u} = lin(qt, qo + {W*u}u);")
+        elif a == "storage":
             o.append(f"        let qv{u} = q[r{u} + kk];")
         elif a == "lin":
             o.append(f"        let qv{u} = lin(qt, r{u} + kk);")
         else:
             o.append(f"        let qv{u} = textureLoad(qt, vec2<i32>(i32(kk), r{u}), 0);")
+    if a == "pack":
+        o.append(f"        qo = qo + {bm}u;")
     for i in range(bm):
         o.append(f"        let q{i} = subgroupBroadcast(qv{i // W}, {i % W}u);")
-    for s, comp in enumerate("xyzw"):
+    def fetch_b(s, j):
+        if b == "pack":
+            return f"        let p{s}_{j} = lin(pt, po + {W*v*s + W*j}u);"
+        return f"        let p{s}_{j} = lin(pt, po + {s}u * n4 + v0 + {W*j}u);"
+    if hoist:
+        assert b in ("pack", "lin")
+        for s in range(4):
+            for j in range(v):
+                o.append(fetch_b(s, j))
+        o.append(f"        po = po + {4*W*v}u;" if b == "pack" else "        po = po + 4u * n4;")
+    if acc_inner:
+        assert hoist
+        for i in range(bm):
+            for j in range(v):
+                o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{i}.{comp}), p{s}_{j}, c{i}_{j});" for s, comp in enumerate("xyzw")))
+    for s, comp in enumerate("xyzw" if not acc_inner else ""):
         for j in range(v):
-            if b == "storage":
+            if b == "pack":
+                if not hoist: o.append(fetch_b(s, j))
+            elif b == "storage":
                 o.append(f"        let p{s}_{j} = p[po + v0 + {W*j}u];")
             elif b == "lin":
                 o.append(f"        let p{s}_{j} = lin(pt, po + v0 + {W*j}u);")
@@ -147,8 +185,17 @@ def subgroup_tex(bm, bn, b="storage", a="storage"):
                 o.append(f"        let p{s}_{j} = vec4<f32>({', '.join(f(4*j+e) for e in range(4))});")
         if b in ("storage", "lin"):
             o.append("        po = po + n4;")
+        elif b == "pack" and not hoist and s == 3:
+            o.append(f"        po = po + {4*W*v}u;")
         for i in range(bm):
             o.append("        " + " ".join(f"c{i}_{j} = fma(vec4<f32>(q{i}.{comp}), p{s}_{j}, c{i}_{j});" for j in range(v)))
+    if unroll > 1:
+        body = o[loop_start:]
+        del o[loop_start:]
+        for _ in range(unroll):
+            o.append("        {")
+            o.extend("    " + line for line in body)
+            o.append("        }")
     o.append("    }")
     for i in range(bm):
         for j in range(v):
@@ -255,6 +302,23 @@ out = {
   "t10_subgroup64x8_tex_ab_linear.wgsl": subgroup_tex(64, 8, b="lin", a="lin"),
   "t11_subgroup32x8_tex_ab_linear.wgsl": subgroup_tex(32, 8, b="lin", a="lin"),
   "t12_subgroup16x8_tex_ab_linear.wgsl": subgroup_tex(16, 8, b="lin", a="lin"),
+  "t20_subgroup64x8_tex_ab_packed.wgsl": subgroup_tex(64, 8, b="pack", a="pack"),
+  "t21_subgroup64x8_tex_b_packed.wgsl": subgroup_tex(64, 8, b="pack", a="lin"),
+  "t22_subgroup64x8_tex_a_packed.wgsl": subgroup_tex(64, 8, b="lin", a="pack"),
+  "t23_subgroup64x8_tex_ab_packed_hoist.wgsl": subgroup_tex(64, 8, b="pack", a="pack", hoist=True),
+  "t24_subgroup32x8_tex_ab_packed.wgsl": subgroup_tex(32, 8, b="pack", a="pack"),
+  "t25_subgroup64x16_tex_ab_packed.wgsl": subgroup_tex(64, 16, b="pack", a="pack"),
+  "t26_subgroup64x8_tex_ab_packed_unroll2.wgsl": subgroup_tex(64, 8, b="pack", a="pack", unroll=2),
+  "t27_subgroup32x8_tex_ab_packed_unroll2.wgsl": subgroup_tex(32, 8, b="pack", a="pack", unroll=2),
+  "t28_subgroup32x8_tex_ab_packed_unroll4.wgsl": subgroup_tex(32, 8, b="pack", a="pack", unroll=4),
+  "t29_subgroup16x8_tex_ab_packed_unroll4.wgsl": subgroup_tex(16, 8, b="pack", a="pack", unroll=4),
+  "t30_subgroup64x8_tex_ab_packed_acc_inner.wgsl": subgroup_tex(64, 8, b="pack", a="pack", hoist=True, acc_inner=True),
+  "t31_subgroup32x8_tex_ab_packed_acc_inner.wgsl": subgroup_tex(32, 8, b="pack", a="pack", hoist=True, acc_inner=True),
+  "t32_subgroup32x8_tex_ab_packed_acc_inner_unroll2.wgsl": subgroup_tex(32, 8, b="pack", a="pack", hoist=True, acc_inner=True, unroll=2),
+  "t33_subgroup64x8_tex_ab_packed_acc_inner_unroll2.wgsl": subgroup_tex(64, 8, b="pack", a="pack", hoist=True, acc_inner=True, unroll=2),
+  "t34_subgroup64x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(64, 8, b="lin", a="lin", hoist=True, acc_inner=True),
+  "t35_subgroup32x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(32, 8, b="lin", a="lin", hoist=True, acc_inner=True),
+  "t36_subgroup16x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(16, 8, b="lin", a="lin", hoist=True, acc_inner=True),
 }
 sel = sys.argv[2].split(",") if len(sys.argv) > 2 else None
 for name, text in out.items():

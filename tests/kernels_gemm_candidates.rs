@@ -24,6 +24,12 @@
 //! encoder (the copy is part of its cost); the copy alone and the kernel alone are timed too.
 //! For `rgba` and `r` the operand's row must be a multiple of 256 bytes (64 floats): wgpu's copy
 //! alignment.
+//!
+//! Two more operands are packed per candidate from its tile: `AP`, A in blocks of TM rows (texel
+//! `blk * TM * k/4 + kk * TM + r` holds row `blk * TM + r`, columns 4kk..4kk+4), and `BP`, B in
+//! panels of TN columns (texel `panel * k * TN/4 + row * TN/4 + t` holds row `row`, columns
+//! `panel * TN + 4t..+4`): as `lin` textures each workgroup then reads one contiguous stream per
+//! operand.
 
 use ssdlt::gpu::{Binding, TexelFormat, TextureBinding};
 use ssdlt::kernels::gemm::{sgemm_cpu, GemmShape};
@@ -104,6 +110,22 @@ fn gemm_candidates_are_timed_per_cpu_second() {
         let field = |name: &str| optional(name).unwrap_or_else(|| panic!("{path:?}: header lacks {name}="));
         let entry: &'static str = Box::leak(field("entry").to_string().into_boxed_str());
         let (tm, tn) = field("tile").split_once('x').map(|(a, b)| (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap())).unwrap();
+        // This candidate's operands: the row-major ones, then A and B packed for its tile.
+        let a_packed: Vec<f32> = (0..m * k)
+            .map(|i| {
+                let (blk, rest) = (i / (tm * k), i % (tm * k));
+                let (kk, r, e) = (rest / (4 * tm), (rest / 4) % tm, rest % 4);
+                a[(blk * tm + r) * k + 4 * kk + e]
+            })
+            .collect();
+        let b_packed: Vec<f32> = (0..k * n)
+            .map(|i| {
+                let (panel, rest) = (i / (k * tn), i % (k * tn));
+                b[(rest / tn) * n + panel * tn + rest % tn]
+            })
+            .collect();
+        let packed = [("AP", dev.from_f32(&[m * k], &a_packed), m, k), ("BP", dev.from_f32(&[k * n], &b_packed), k, n)];
+        let tensors: Vec<&(&str, ssdlt::kernels::Tensor, usize, usize)> = tensors.iter().chain(packed.iter()).collect();
         let binds: Vec<(u32, usize)> = field("bind")
             .split(',')
             .map(|b| {
