@@ -154,14 +154,17 @@ impl SubgroupRows {
         }
     }
 
-    /// `per_fma` of the texture kernels, against 0.3 for 64 rows from storage (lavapipe, 1024^3,
-    /// copies included, same runs: 0.26 / 0.21 / 0.16 for 16 / 32 / 64 rows with textures shaped
-    /// like the operands, 0.23 / 0.16 / 0.16 with the 4096-wide layout used here).
+    /// `per_fma` of the texture kernels (accumulator-inner order), against 0.3 for 64 rows from
+    /// storage: GFLOP per CPU-second on lavapipe, copies included, one run of
+    /// `gemm_throughput_report` (BENCHMARKS.md session 5, "planner costs"): 16 / 32 / 64 rows
+    /// 6.2 / 10.1 / 8.5 at 1024^3 (storage 64 rows 3.8), 5.2 / 6.0 / 4.7 on the conv shape
+    /// 16384x32x288 (storage 2.0), 4.0 / 3.5 / 2.4 on dX 16384x288x32 (storage 1.6), best
+    /// orientation each. 32 rows are the fastest on every shape but dX.
     fn per_fma_textures(self) -> f64 {
         match self {
-            SubgroupRows::R16 => 0.26,
-            SubgroupRows::R32 => 0.21,
-            SubgroupRows::R64 => 0.16,
+            SubgroupRows::R16 => 0.18,
+            SubgroupRows::R32 => 0.12,
+            SubgroupRows::R64 => 0.14,
         }
     }
 }
