@@ -4,7 +4,8 @@
 //! linear layers by finite differences on both devices; bit-identical reruns.
 
 use ssdlt::kernels::gemm::{
-    linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel, GemmShape, Orientation, SubgroupRows,
+    lane_operand_in_panels, linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel,
+    GemmShape, Orientation, SubgroupRows,
 };
 use ssdlt::kernels::{Device, Tensor};
 
@@ -99,6 +100,40 @@ fn conv_like_tall_and_wide_shapes_match_cpu_with_the_planned_kernel() {
     }
 }
 
+/// Lane operands of whole 64-column panels, read where they lie, go to the texture kernels panel
+/// by panel (`gemm_texture_panels_*`): every row block, both orientations, accumulate, against
+/// the cpu GEMM; packed or ragged ones do not.
+#[test]
+fn the_texture_kernel_reads_lane_operands_of_whole_panels_in_panels_and_matches_cpu() {
+    let (cpu, gpu) = (cpu(), gpu());
+    let shape = |m, n, k, trans_a, trans_b, accumulate| GemmShape { m, n, k, trans_a, trans_b, accumulate };
+    // (shape, orientation): B [k, n] with n = 128 / 192 for columns, A^T [k, m] with m = 128 for rows.
+    let cases = [
+        (shape(37, 128, 36, false, false, false), Orientation::Columns),
+        (shape(130, 192, 1028, true, false, true), Orientation::Columns),
+        (shape(128, 37, 36, true, false, true), Orientation::Rows),
+        (shape(128, 5, 100, true, true, false), Orientation::Rows),
+    ];
+    for (s, orientation) in cases {
+        assert!(lane_operand_in_panels(&s, orientation, 16384), "{s:?} {orientation:?}");
+    }
+    assert!(!lane_operand_in_panels(&shape(37, 128, 36, false, true, false), Orientation::Columns, 16384), "B^T is packed first");
+    assert!(!lane_operand_in_panels(&shape(37, 130, 36, false, false, false), Orientation::Columns, 16384), "130 columns are no whole panels");
+    assert!(!lane_operand_in_panels(&shape(37, 128, 36, false, false, false), Orientation::Columns, 64), "2 x 36 rows past 64");
+    if !subgroup_gemm_supported(&gpu) {
+        eprintln!("no subgroups of 8 on this adapter: the texture kernel does not run here");
+        return;
+    }
+    for (s, orientation) in cases {
+        let x = inputs(&s, (s.m * 5 + s.n + s.k) as u64);
+        let want = run(&cpu, GemmKernel::Auto, &s, &x);
+        for rows in SubgroupRows::ALL {
+            let kernel = GemmKernel::SubgroupTextures(rows, orientation);
+            assert_close(&format!("wgpu {kernel:?} {s:?}"), &run(&gpu, kernel, &s, &x), &want, TOLERANCE);
+        }
+    }
+}
+
 /// Operands of more than one texture row (4096 vec4s), with a partial last row, in both
 /// orientations and every row block, against the cpu GEMM.
 #[test]
@@ -140,8 +175,9 @@ fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
 fn software_adapters_with_subgroups_of_eight_plan_the_subgroup_kernel_for_large_products() {
     let big = GemmShape { m: 1024, n: 1024, k: 1024, trans_a: false, trans_b: false, accumulate: false };
     // 32 rows: since the accumulator-inner order (session 5) the fastest block per CPU-second at
-    // 1024^3 (64 rows led before the reorder).
+    // 1024^3, with B in panels too (where 64 rows led before the reorder).
     assert_eq!(plan_software(&big, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R32, Orientation::Columns));
+    assert!(lane_operand_in_panels(&big, Orientation::Columns, 16384));
     // 16 rows (a convolution with 16 output channels) take the 16-row block, not a padded 64.
     let conv = GemmShape { m: 16, n: 131072, k: 144, trans_a: false, trans_b: false, accumulate: false };
     assert_eq!(plan_software(&conv, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R16, Orientation::Columns));
