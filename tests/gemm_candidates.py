@@ -3,7 +3,8 @@
 shipped): 16x16 unrolled variants (bindings, index types, clamps, workgroup shapes, vec4 loads,
 k unrolling), a uniform-buffer row operand, the subgroup 64x8 kernel and the subgroup kernels with
 operands in textures (t*: layouts and blocks; t20-t33 read the harness's per-tile packed operands
-AP/BP, t30-t36 order the multiply-adds accumulator by accumulator; BENCHMARKS.md session 5).
+AP/BP, t30-t36 order the multiply-adds accumulator by accumulator; BENCHMARKS.md session 5;
+t40-t45: B packed in panels with A as in production, and/or two k/4 steps per iteration).
 
     SHAPE=1024,1024,1024 python3 tests/gemm_candidates.py /tmp/cand [name prefixes, comma-separated]
 
@@ -99,7 +100,7 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_in
     "pack" (AP: A in blocks of bm rows, the block's 64 texels of one kk side by side).
     hoist: every B fetch of an iteration (all four k rows) before its first multiply-add, so
     that the fetches' memory latencies overlap instead of following one another.
-    unroll: that many k/4 steps per loop iteration (packed operands only; k/4 a multiple of it),
+    unroll: that many k/4 steps per loop iteration (pack or lin operands; k/4 a multiple of it),
     each in its own block, so the loop's per-iteration work (lavapipe's masked update of every
     accumulator) is shared by more multiply-adds.
     acc_inner (with hoist): the multiply-adds ordered accumulator by accumulator, the four k rows
@@ -140,7 +141,7 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_in
         o.append("    " + " ".join(f"var c{i}_{j} = vec4<f32>(0.0);" for j in range(v)))
     o.append(f"    var po = lb * params.k * {W*v}u + lid.x;" if b == "pack" else "    var po = 0u;")
     o.append(f"    for (var kk = 0u; kk < k4; kk = kk + {unroll}u) {{")
-    assert unroll == 1 or (a == "pack" and b == "pack")
+    assert unroll == 1 or (a in ("pack", "lin") and b in ("pack", "lin"))
     loop_start = len(o)
     for u in range(bm // W):
         if a == "pack":
@@ -148,7 +149,7 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_in
         elif a == "storage":
             o.append(f"        let qv{u} = q[r{u} + kk];")
         elif a == "lin":
-            o.append(f"        let qv{u} = lin(qt, r{u} + kk);")
+            o.append(f"        let qv{u} = lin(qt, r{u} + kk + KSTEPu);")
         else:
             o.append(f"        let qv{u} = textureLoad(qt, vec2<i32>(i32(kk), r{u}), 0);")
     if a == "pack":
@@ -192,10 +193,12 @@ def subgroup_tex(bm, bn, b="storage", a="storage", hoist=False, unroll=1, acc_in
     if unroll > 1:
         body = o[loop_start:]
         del o[loop_start:]
-        for _ in range(unroll):
+        for step in range(unroll):
             o.append("        {")
-            o.extend("    " + line for line in body)
+            o.extend("    " + line.replace("KSTEP", str(step)) for line in body)
             o.append("        }")
+    else:
+        o[loop_start:] = [line.replace(" + KSTEPu", "") for line in o[loop_start:]]
     o.append("    }")
     for i in range(bm):
         for j in range(v):
@@ -319,6 +322,12 @@ out = {
   "t34_subgroup64x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(64, 8, b="lin", a="lin", hoist=True, acc_inner=True),
   "t35_subgroup32x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(32, 8, b="lin", a="lin", hoist=True, acc_inner=True),
   "t36_subgroup16x8_tex_ab_linear_acc_inner.wgsl": subgroup_tex(16, 8, b="lin", a="lin", hoist=True, acc_inner=True),
+  "t40_subgroup32x8_tex_b_packed_acc_inner.wgsl": subgroup_tex(32, 8, b="pack", a="lin", hoist=True, acc_inner=True),
+  "t41_subgroup64x8_tex_b_packed_acc_inner.wgsl": subgroup_tex(64, 8, b="pack", a="lin", hoist=True, acc_inner=True),
+  "t42_subgroup32x8_tex_ab_linear_acc_inner_unroll2.wgsl": subgroup_tex(32, 8, b="lin", a="lin", hoist=True, acc_inner=True, unroll=2),
+  "t43_subgroup64x8_tex_ab_linear_acc_inner_unroll2.wgsl": subgroup_tex(64, 8, b="lin", a="lin", hoist=True, acc_inner=True, unroll=2),
+  "t44_subgroup32x8_tex_b_packed_acc_inner_unroll2.wgsl": subgroup_tex(32, 8, b="pack", a="lin", hoist=True, acc_inner=True, unroll=2),
+  "t45_subgroup64x8_tex_b_packed_acc_inner_unroll2.wgsl": subgroup_tex(64, 8, b="pack", a="lin", hoist=True, acc_inner=True, unroll=2),
 }
 sel = sys.argv[2].split(",") if len(sys.argv) > 2 else None
 for name, text in out.items():

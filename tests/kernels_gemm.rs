@@ -4,11 +4,12 @@
 //! linear layers by finite differences on both devices; bit-identical reruns.
 
 use ssdlt::kernels::gemm::{
-    linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel, GemmShape, Orientation, SubgroupRows,
+    lane_operand_in_panels, linear_backward, linear_forward, matmul_with, plan_software, plan_unrolled, subgroup_gemm_supported, Blocking, GemmKernel,
+    GemmShape, Orientation, SubgroupRows,
 };
 use ssdlt::kernels::{Device, Tensor};
 
-use crate::common::{assert_close, cpu, devices, gpu, numeric_gradient, seeded};
+use crate::common::{assert_close, cpu, devices, gpu, numeric_gradient, process_cpu_seconds, seeded};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -99,6 +100,40 @@ fn conv_like_tall_and_wide_shapes_match_cpu_with_the_planned_kernel() {
     }
 }
 
+/// Lane operands of whole 64-column panels, read where they lie, go to the texture kernels panel
+/// by panel (`gemm_texture_panels_*`): every row block, both orientations, accumulate, against
+/// the cpu GEMM; packed or ragged ones do not.
+#[test]
+fn the_texture_kernel_reads_lane_operands_of_whole_panels_in_panels_and_matches_cpu() {
+    let (cpu, gpu) = (cpu(), gpu());
+    let shape = |m, n, k, trans_a, trans_b, accumulate| GemmShape { m, n, k, trans_a, trans_b, accumulate };
+    // (shape, orientation): B [k, n] with n = 128 / 192 for columns, A^T [k, m] with m = 128 for rows.
+    let cases = [
+        (shape(37, 128, 36, false, false, false), Orientation::Columns),
+        (shape(130, 192, 1028, true, false, true), Orientation::Columns),
+        (shape(128, 37, 36, true, false, true), Orientation::Rows),
+        (shape(128, 5, 100, true, true, false), Orientation::Rows),
+    ];
+    for (s, orientation) in cases {
+        assert!(lane_operand_in_panels(&s, orientation, 16384), "{s:?} {orientation:?}");
+    }
+    assert!(!lane_operand_in_panels(&shape(37, 128, 36, false, true, false), Orientation::Columns, 16384), "B^T is packed first");
+    assert!(!lane_operand_in_panels(&shape(37, 130, 36, false, false, false), Orientation::Columns, 16384), "130 columns are no whole panels");
+    assert!(!lane_operand_in_panels(&shape(37, 128, 36, false, false, false), Orientation::Columns, 64), "2 x 36 rows past 64");
+    if !subgroup_gemm_supported(&gpu) {
+        eprintln!("no subgroups of 8 on this adapter: the texture kernel does not run here");
+        return;
+    }
+    for (s, orientation) in cases {
+        let x = inputs(&s, (s.m * 5 + s.n + s.k) as u64);
+        let want = run(&cpu, GemmKernel::Auto, &s, &x);
+        for rows in SubgroupRows::ALL {
+            let kernel = GemmKernel::SubgroupTextures(rows, orientation);
+            assert_close(&format!("wgpu {kernel:?} {s:?}"), &run(&gpu, kernel, &s, &x), &want, TOLERANCE);
+        }
+    }
+}
+
 /// Operands of more than one texture row (4096 vec4s), with a partial last row, in both
 /// orientations and every row block, against the cpu GEMM.
 #[test]
@@ -139,7 +174,10 @@ fn an_empty_inner_dimension_gives_zeros_or_keeps_c_when_accumulating() {
 #[test]
 fn software_adapters_with_subgroups_of_eight_plan_the_subgroup_kernel_for_large_products() {
     let big = GemmShape { m: 1024, n: 1024, k: 1024, trans_a: false, trans_b: false, accumulate: false };
-    assert_eq!(plan_software(&big, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R64, Orientation::Columns));
+    // 32 rows: since the accumulator-inner order (session 5) the fastest block per CPU-second at
+    // 1024^3, with B in panels too (where 64 rows led before the reorder).
+    assert_eq!(plan_software(&big, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R32, Orientation::Columns));
+    assert!(lane_operand_in_panels(&big, Orientation::Columns, 16384));
     // 16 rows (a convolution with 16 output channels) take the 16-row block, not a padded 64.
     let conv = GemmShape { m: 16, n: 131072, k: 144, trans_a: false, trans_b: false, accumulate: false };
     assert_eq!(plan_software(&conv, true, 16384), GemmKernel::SubgroupTextures(SubgroupRows::R16, Orientation::Columns));
@@ -263,24 +301,30 @@ fn two_runs_are_bit_identical_on_both_devices() {
     }
 }
 
-fn gflops(dev: &Device, kernel: GemmKernel, s: &GemmShape, reps: usize) -> f64 {
+/// (best wall-clock GFLOP/s, GFLOP per CPU-second of this process) over at least `reps` runs and
+/// `seconds` of wall time.
+fn gflops(dev: &Device, kernel: GemmKernel, s: &GemmShape, reps: usize, seconds: f64) -> (f64, f64) {
     let a = dev.from_f32(&[s.m * s.k], &seeded(s.m * s.k, 1, 1.0));
     let b = dev.from_f32(&[s.k * s.n], &seeded(s.k * s.n, 2, 1.0));
     let c: Tensor = dev.zeros(&[s.m * s.n]);
     matmul_with(dev, kernel, s, &a, &b, &c);
     dev.wait();
-    // Best of `reps`: the machines are shared, the fastest run is the one least disturbed.
-    let mut best = f64::INFINITY;
-    for _ in 0..reps {
-        let start = std::time::Instant::now();
+    // Best of the runs: the machines are shared, the fastest run is the one least disturbed.
+    let (start, cpu_start) = (std::time::Instant::now(), process_cpu_seconds());
+    let (mut best, mut runs) = (f64::INFINITY, 0);
+    while runs < reps || start.elapsed().as_secs_f64() < seconds {
+        let t = std::time::Instant::now();
         matmul_with(dev, kernel, s, &a, &b, &c);
         dev.wait();
-        best = best.min(start.elapsed().as_secs_f64());
+        best = best.min(t.elapsed().as_secs_f64());
+        runs += 1;
     }
-    s.flops() / best / 1e9
+    let cpu_seconds = (process_cpu_seconds() - cpu_start).max(0.01);
+    (s.flops() / best / 1e9, s.flops() * runs as f64 / cpu_seconds / 1e9)
 }
 
-/// `cargo test kernels_gemm::gemm_throughput -- --ignored --nocapture`: GFLOP/s per shape.
+/// `cargo test kernels_gemm::gemm_throughput -- --ignored --nocapture`: per shape and kernel, best
+/// wall-clock GFLOP/s / GFLOP per CPU-second (GEMM_SECONDS: wall seconds per kernel, default 0).
 #[test]
 #[ignore = "a measurement, not a check: run by hand"]
 fn gemm_throughput_report() {
@@ -293,17 +337,20 @@ fn gemm_throughput_report() {
     ];
     let only = std::env::var("GEMM_KERNELS").unwrap_or_default();
     let filter = std::env::var("GEMM_SHAPES").unwrap_or_default();
+    let seconds: f64 = std::env::var("GEMM_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
     for (name, s) in shapes.into_iter().filter(|(name, _)| name.contains(&filter)) {
-        let cpu_rate = gflops(&cpu(), GemmKernel::Auto, &s, 10);
-        let mut line = format!("{name:>20} {:?}: cpu {cpu_rate:.1}", (s.trans_a, s.trans_b));
-        // GEMM_KERNELS: "all", or a piece of the kernels' names ("R64, Columns"); unset: Auto only.
+        let (cpu_wall, cpu_per_s) = gflops(&cpu(), GemmKernel::Auto, &s, 10, 0.0);
+        let mut line = format!("{name:>20} {:?}: cpu {cpu_wall:.1} / {cpu_per_s:.1}", (s.trans_a, s.trans_b));
+        // GEMM_KERNELS: "all", or pieces of the kernels' names separated by '|' ("R64, Columns|
+        // B16x16, Columns"); unset: Auto only.
         let kernels = match only.as_str() {
             "" => vec![GemmKernel::Auto],
             "all" => every_kernel(),
-            piece => every_kernel().into_iter().filter(|k| format!("{k:?}").contains(piece)).collect(),
+            pieces => every_kernel().into_iter().filter(|k| pieces.split('|').any(|piece| format!("{k:?}").contains(piece))).collect(),
         };
         for kernel in kernels {
-            line += &format!(" | {kernel:?} {:.1}", gflops(&gpu(), kernel, &s, 5));
+            let (wall, per_s) = gflops(&gpu(), kernel, &s, 5, seconds);
+            line += &format!(" | {kernel:?} {wall:.1} / {per_s:.1}");
         }
         println!("{line}  (planned {:?})", plan_unrolled(&s));
     }

@@ -34,18 +34,10 @@
 use ssdlt::gpu::{Binding, TexelFormat, TextureBinding};
 use ssdlt::kernels::gemm::{sgemm_cpu, GemmShape};
 
-use crate::common;
+use crate::common::{self, process_cpu_seconds};
 
 /// Texels per row of a `lin` texture operand.
 const LINEAR_ROW: usize = 4096;
-
-/// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
-    ticks / 100.0
-}
 
 /// Runs `f` until `seconds` of wall time pass (at least twice after a warm-up): (best wall
 /// GFLOP/s, GFLOP per CPU-second).

@@ -274,6 +274,22 @@ impl GpuContext {
         self.record_texture_copy(src, offset, bytes_per_row, dst, 0, (dst.width, dst.height));
     }
 
+    /// Records into the current step a copy of `src` into texel rows `y0 .. y0 + rows` of `dst`
+    /// (its whole width): texel row y0 + r is the `width * texel_bytes` bytes at
+    /// `offset + r * bytes_per_row` (`bytes_per_row` a multiple of 256, wgpu's copy alignment;
+    /// `offset` a multiple of the texel size).
+    pub fn copy_to_texture_rows(&self, src: &GpuBuffer, offset: u64, bytes_per_row: u32, dst: &GpuTexture, y0: u32, rows: u32) {
+        let row = dst.width * dst.format.texel_bytes();
+        assert!(bytes_per_row >= row, "copy_to_texture_rows: {bytes_per_row} bytes per row are fewer than the texture's {row}");
+        assert!(
+            rows > 0 && y0 + rows <= dst.height,
+            "copy_to_texture_rows: rows {y0}..{} are not within the texture's {}",
+            y0 + rows,
+            dst.height
+        );
+        self.record_texture_copy(src, offset, bytes_per_row, dst, y0, (dst.width, rows));
+    }
+
     /// Records into the current step a copy of the first `texels` texels of `src` into `dst` row
     /// after row: texel t of the buffer lands at (t % width, t / width). The texture's rows must
     /// be a multiple of 256 bytes (wgpu's copy alignment); texels past `texels` keep their values.

@@ -18,6 +18,10 @@
 //!   rgba32float textures (shaders/gemm_texture.wgsl: `textureLoad` is one vectorised fetch on
 //!   llvmpipe, no lane loop) runs another 1.4-2.2x faster per CPU-second, copies included
 //!   (BENCHMARKS.md, session 4), and is what `plan_software` picks where the textures fit.
+//!   Where the lane operand is read where it lies and its rows are whole 64-column panels, it is
+//!   copied panel by panel into a texture 16 texels wide (one copy per panel, no shader pass), so
+//!   each workgroup streams its panel contiguously (`lane_operand_in_panels`; 1.4-1.6x per
+//!   CPU-second at 1024^3, BENCHMARKS.md session 5).
 //! - `Tiled` (real GPUs): 64x64 shared-memory tiles over strided operands, no transposes.
 //!
 //! Determinism: no atomics; every output element is summed over k in order by one invocation.
@@ -144,6 +148,14 @@ impl SubgroupRows {
         }
     }
 
+    fn texture_panels_entry(self) -> &'static str {
+        match self {
+            SubgroupRows::R16 => "gemm_texture_panels_16x8",
+            SubgroupRows::R32 => "gemm_texture_panels_32x8",
+            SubgroupRows::R64 => "gemm_texture_panels_64x8",
+        }
+    }
+
     /// Relative cost per multiply-add against `B16x16` (measured on lavapipe at 1024^3: 16x16
     /// 1.7 GFLOP per CPU-second; subgroup 16 rows 3.1, 32 rows 4.6, 64 rows 5.7).
     fn per_fma(self) -> f64 {
@@ -154,14 +166,29 @@ impl SubgroupRows {
         }
     }
 
-    /// `per_fma` of the texture kernels, against 0.3 for 64 rows from storage (lavapipe, 1024^3,
-    /// copies included, same runs: 0.26 / 0.21 / 0.16 for 16 / 32 / 64 rows with textures shaped
-    /// like the operands, 0.23 / 0.16 / 0.16 with the 4096-wide layout used here).
+    /// `per_fma` of the texture kernels (accumulator-inner order), against 0.3 for 64 rows from
+    /// storage: GFLOP per CPU-second on lavapipe, copies included, one run of
+    /// `gemm_throughput_report` (BENCHMARKS.md session 5, "planner costs"): 16 / 32 / 64 rows
+    /// 6.2 / 10.1 / 8.5 at 1024^3 (storage 64 rows 3.8), 5.2 / 6.0 / 4.7 on the conv shape
+    /// 16384x32x288 (storage 2.0), 4.0 / 3.5 / 2.4 on dX 16384x288x32 (storage 1.6), best
+    /// orientation each. 32 rows are the fastest on every shape but dX.
     fn per_fma_textures(self) -> f64 {
         match self {
-            SubgroupRows::R16 => 0.26,
-            SubgroupRows::R32 => 0.21,
-            SubgroupRows::R64 => 0.16,
+            SubgroupRows::R16 => 0.18,
+            SubgroupRows::R32 => 0.12,
+            SubgroupRows::R64 => 0.14,
+        }
+    }
+
+    /// `per_fma_textures` with the lane operand in panels (`lane_operand_in_panels`): the
+    /// harness's t40 / t41 (32 / 64 rows, B in panels) against t35 / t34 (the same blocks with
+    /// production's layout) at 1024^3, one run in the order A B B A, GFLOP per CPU-second: 1.69x /
+    /// 1.54x (16 rows: taken as 32 rows' ratio, not measured).
+    fn per_fma_texture_panels(self) -> f64 {
+        match self {
+            SubgroupRows::R16 => 0.107,
+            SubgroupRows::R32 => 0.071,
+            SubgroupRows::R64 => 0.091,
         }
     }
 }
@@ -215,6 +242,9 @@ const PACK_PER_ELEMENT: f64 = 20.0;
 /// Relative cost of one element copied from a buffer into a texture (measured: ~0.8 ns, under
 /// one multiply-add of the 16x16 kernel).
 const COPY_PER_ELEMENT: f64 = 1.0;
+/// Texels per row of the panel texture of `gemm_texture_panels_*`: the 64 columns (16 vec4s) of P
+/// one workgroup reads; must match PANEL_TEXELS in tests/gen_gemm_wgsl.py.
+const PANEL_TEXELS: usize = 16;
 /// Texels per row of the operand textures (vec4 t of an operand is the texel (t % this, t / this));
 /// must match TEXTURE_ROW_LOG2 in tests/gen_gemm_wgsl.py.
 const TEXTURE_ROW_TEXELS: usize = 4096;
@@ -327,6 +357,21 @@ pub fn texture_operands_fit(s: &GemmShape, orientation: Orientation, max_texture
     TEXTURE_ROW_TEXELS <= side && texture_rows(k4 * lanes4) <= side && texture_rows(rows * k4) <= side
 }
 
+/// Whether `GemmKernel::SubgroupTextures` in `orientation` reads its lane operand P in panels
+/// (`gemm_texture_panels_*`): P is read where it lies (not packed into scratch), its rows are
+/// whole panels of 64 columns (so a row is a multiple of 256 bytes, wgpu's copy alignment, and
+/// the kernel needs no clamps), and its panels stacked, k rows each, fit a texture of
+/// `max_texture_side` rows.
+pub fn lane_operand_in_panels(s: &GemmShape, orientation: Orientation, max_texture_side: u32) -> bool {
+    let lanes = match orientation {
+        Orientation::Columns => s.n,
+        Orientation::Rows => s.m,
+    };
+    let panel = 4 * PANEL_TEXELS;
+    let (pack_p, _) = subgroup_packing(s, orientation);
+    !pack_p && s.k > 0 && lanes.is_multiple_of(panel) && (lanes / panel) * s.k <= max_texture_side as usize
+}
+
 /// The subgroup kernel for a shape (from storage, or from textures where they fit
 /// `max_texture_side`; 0 = never textures) and its estimated cost (in the units of
 /// `plan_unrolled`'s model).
@@ -347,7 +392,12 @@ fn plan_subgroup(s: &GemmShape, max_texture_side: u32) -> (f64, GemmKernel) {
             let fmas = lanes.div_ceil(span) as f64 * span as f64 * rows.div_ceil(bm) as f64 * bm as f64 * k4 as f64;
             let storage = fmas * block_rows.per_fma() + packed as f64 * PACK_PER_ELEMENT;
             let copied = (k4 * lanes.div_ceil(4) * 4 + rows * k4) as f64;
-            let textures = fmas * block_rows.per_fma_textures() + packed as f64 * PACK_PER_ELEMENT + copied * COPY_PER_ELEMENT;
+            let per_fma = if lane_operand_in_panels(s, orientation, max_texture_side) {
+                block_rows.per_fma_texture_panels()
+            } else {
+                block_rows.per_fma_textures()
+            };
+            let textures = fmas * per_fma + packed as f64 * PACK_PER_ELEMENT + copied * COPY_PER_ELEMENT;
             let mut plans = vec![(storage, GemmKernel::Subgroup(block_rows, orientation))];
             if texture_operands_fit(s, orientation, max_texture_side) {
                 plans.push((textures, GemmKernel::SubgroupTextures(block_rows, orientation)));
@@ -500,12 +550,26 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
                     gpu.copy_to_texture_linear(t.gpu(), (floats / 4) as u64, &texture);
                     texture
                 };
-                let (p_texture, q_texture) = (upload("gemm-lane-texture", &p, k4 * lanes4), upload("gemm-row-texture", &q, rows * k4));
+                let panels = lane_operand_in_panels(s, orientation, gpu.max_texture_side());
+                let p_texture = if panels {
+                    // Panel after panel, PANEL_TEXELS vec4s (64 columns) of each of the k rows of P:
+                    // one copy per panel from P where it lies (P is unpacked, so k4 == k).
+                    let (panel_bytes, count) = ((PANEL_TEXELS * 16) as u64, lanes / (4 * PANEL_TEXELS));
+                    let texture = dev.scratch_texture("gemm-lane-panels", PANEL_TEXELS as u32, (count * k4) as u32, TexelFormat::Rgba32Float);
+                    for panel in 0..count {
+                        gpu.copy_to_texture_rows(p.gpu(), panel as u64 * panel_bytes, (lanes * 4) as u32, &texture, (panel * k4) as u32, k4 as u32);
+                    }
+                    texture
+                } else {
+                    upload("gemm-lane-texture", &p, k4 * lanes4)
+                };
+                let q_texture = upload("gemm-row-texture", &q, rows * k4);
+                let entry = if panels { block_rows.texture_panels_entry() } else { block_rows.texture_entry() };
                 let shader = Shader::GemmTexture;
                 gpu.dispatch_with_textures(
                     shader.file_name(),
                     shader.source(),
-                    block_rows.texture_entry(),
+                    entry,
                     &[],
                     bytemuck::bytes_of(&params),
                     &[c.bind(3)],

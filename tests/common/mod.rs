@@ -72,3 +72,12 @@ pub fn numeric_gradient(x: &[f32], eps: f32, mut f: impl FnMut(&[f32]) -> f64) -
         })
         .collect()
 }
+
+/// User + system CPU seconds of this process (Linux /proc; 0 elsewhere): lavapipe's threads are
+/// ours, so work per CPU-second is steady on a loaded machine where wall-clock is not.
+pub fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
