@@ -5,7 +5,7 @@
 
 use ssdlt::kernels::conv2d::{
     conv2d_backward_data_with, conv2d_backward_weight_with, conv2d_forward, conv2d_forward_with, plan_software,
-    Conv2dShape, ConvKernel,
+    Conv2dShape, ConvKernel, conv2d_plan,
 };
 use ssdlt::kernels::Device;
 
@@ -203,7 +203,7 @@ fn each_wgsl_conv_kernel_matches_cpu_on_awkward_shapes() {
     // (not whole vec4s) and 70 output channels (no whole tile).
     let mut shapes: Vec<Conv2dShape> = awkward_shapes().into_iter().filter(|s| s.groups == 1).collect();
     shapes.push(shape(2, 3, 9, 8, 70, 3, 1, 1, 1));
-    for kernel in [ConvKernel::Implicit, ConvKernel::Lowered] {
+    for kernel in [ConvKernel::Implicit, ConvKernel::Lowered, ConvKernel::Textures] {
         for (i, s) in shapes.iter().enumerate() {
             let (x, w, dy) = inputs(s, 60 + i as u64);
             let (cy, cdx, cdw) = run_all(&cpu, s, &x, &w, &dy);
@@ -212,6 +212,37 @@ fn each_wgsl_conv_kernel_matches_cpu_on_awkward_shapes() {
             common::assert_close(&format!("{kernel:?} backward data {s:?}"), &gdx, &cdx, 1e-4);
             common::assert_close(&format!("{kernel:?} backward weight {s:?}"), &gdw, &cdw, 1e-4);
         }
+    }
+}
+
+/// 3x3 and 1x1 shapes the texture kernels take: odd sizes and batch 1, stride 2 on odd and even
+/// inputs (one or two taps per phase), 1x1 strides 2 (phases with no taps at all), channels that
+/// fill no group of 4 and no block of 16 (3, 5, 70), and more positions than one workgroup.
+fn texture_shapes() -> Vec<Conv2dShape> {
+    vec![
+        shape(1, 3, 7, 5, 5, 3, 1, 1, 1),
+        shape(2, 5, 9, 11, 7, 3, 2, 1, 1),
+        shape(3, 6, 5, 7, 10, 1, 2, 0, 1),
+        shape(2, 16, 8, 8, 32, 3, 2, 1, 1),
+        shape(3, 13, 17, 19, 70, 3, 1, 1, 1),
+        shape(2, 4, 8, 8, 18, 1, 1, 0, 1),
+        shape(2, 6, 8, 12, 5, 1, 2, 0, 1),
+        shape(2, 7, 3, 3, 9, 3, 1, 0, 1),
+    ]
+}
+
+#[test]
+fn texture_conv_kernels_match_cpu_forward_and_backward() {
+    let _serial = gpu_readbacks();
+    let (cpu, gpu) = (common::cpu(), common::gpu());
+    for (i, s) in texture_shapes().iter().enumerate() {
+        assert_eq!(conv2d_plan(&gpu, s), Some(ConvKernel::Textures), "{s:?} should take the texture kernels");
+        let (x, w, dy) = inputs(s, 90 + i as u64);
+        let (cy, cdx, cdw) = run_all(&cpu, s, &x, &w, &dy);
+        let (gy, gdx, gdw) = run_all_with(&gpu, ConvKernel::Textures, s, &x, &w, &dy);
+        common::assert_close(&format!("forward {s:?}"), &gy, &cy, 1e-4);
+        common::assert_close(&format!("backward data {s:?}"), &gdx, &cdx, 1e-4);
+        common::assert_close(&format!("backward weight {s:?}"), &gdw, &cdw, 1e-4);
     }
 }
 
@@ -319,6 +350,7 @@ fn resnet32_layer_throughput() {
         let kernel = match std::env::var("CONV_KERNEL").as_deref() {
             Ok("implicit") => ConvKernel::Implicit,
             Ok("lowered") => ConvKernel::Lowered,
+            Ok("textures") => ConvKernel::Textures,
             _ => ConvKernel::Auto,
         };
         let batch: usize = std::env::var("CONV_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(128);

@@ -5,7 +5,7 @@ use ssdlt::kernels::Shader;
 fn validate(name: &str, source: &str) -> Result<(), String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
     // Only the files made for devices with subgroups may use them.
-    let capabilities = if name.ends_with("gemm_subgroup.wgsl") || name.ends_with("gemm_texture.wgsl") { naga::valid::Capabilities::SUBGROUP } else { naga::valid::Capabilities::empty() };
+    let capabilities = if name.ends_with("gemm_subgroup.wgsl") || name.ends_with("gemm_texture.wgsl") || name.ends_with("conv2d_texture.wgsl") { naga::valid::Capabilities::SUBGROUP } else { naga::valid::Capabilities::empty() };
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
         .validate(&module)
         .map_err(|e| format!("{name}: {}", e.emit_to_string(source)))?;
@@ -85,7 +85,7 @@ fn the_gl_backend_runs_kernels_and_agrees_with_the_cpu() {
 /// be exactly what its generator under tests/ writes, so edits go through the generator.
 #[test]
 fn the_unrolled_gemm_and_conv_kernels_are_what_their_generators_write() {
-    for script in ["tests/gen_gemm_wgsl.py", "tests/gen_conv2d_wgsl.py"] {
+    for script in ["tests/gen_gemm_wgsl.py", "tests/gen_conv2d_wgsl.py", "tests/gen_conv2d_texture_wgsl.py"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
         let out = std::process::Command::new("python3").arg(&path).arg("--check").output().expect("python3 runs the generator");
         assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));

@@ -14,8 +14,10 @@
 //! invocation walks only the kernel taps that hit it. Backward-weight sums fixed slices of the
 //! batch into partials and a second kernel adds them in slice order. No atomics anywhere.
 //!
-//! On software adapters with the subgroup GEMM, `plan_software` lowers ungrouped convolutions
-//! instead (`lowered`): im2col / col2im and layout changes (shaders/conv2d_lowering.wgsl) around
+//! On software adapters with subgroups of 8, ungrouped 3x3 and 1x1 convolutions run on
+//! `conv2d_texture` (implicit GEMMs over the activation packed into textures, 2-5x the lowered
+//! path on the ResNet-32 layers: BENCHMARKS.md, session 6); other ungrouped ones `plan_software`
+//! lowers (`lowered`): im2col / col2im and layout changes (shaders/conv2d_lowering.wgsl) around
 //! `gemm::matmul`, 2-8x faster per CPU-second there than the implicit kernels.
 
 use rayon::prelude::*;
@@ -98,6 +100,7 @@ pub fn conv2d_forward_with(dev: &Device, kernel: ConvKernel, s: &Conv2dShape, x:
         Device::Cpu(_) => cpu::forward(dev, s, x, w, y),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::forward(dev, gpu, s, x, w, y),
+            ConvKernel::Textures => super::conv2d_texture::forward(dev, gpu, s, x, w, y),
             _ => wgsl::forward(gpu, s, x, w, y),
         },
     }
@@ -110,6 +113,7 @@ pub fn conv2d_backward_data_with(dev: &Device, kernel: ConvKernel, s: &Conv2dSha
         Device::Cpu(_) => cpu::backward_data(dev, s, dy, w, dx),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::backward_data(dev, gpu, s, dy, w, dx),
+            ConvKernel::Textures => super::conv2d_texture::backward_data(dev, gpu, s, dy, w, dx),
             _ => wgsl::backward_data(dev, gpu, s, dy, w, dx),
         },
     }
@@ -122,21 +126,31 @@ pub fn conv2d_backward_weight_with(dev: &Device, kernel: ConvKernel, s: &Conv2dS
         Device::Cpu(_) => cpu::backward_weight(dev, s, x, dy, dw),
         Device::Wgpu(gpu) => match resolve(gpu, kernel, s) {
             ConvKernel::Lowered => lowered::backward_weight(dev, gpu, s, x, dy, dw),
+            ConvKernel::Textures => super::conv2d_texture::backward_weight(dev, gpu, s, x, dy, dw),
             _ => wgsl::backward_weight(dev, gpu, s, x, dy, dw),
         },
     }
 }
 
+/// The WGSL kernel `ConvKernel::Auto` runs `s` with on `dev` (None on the cpu device).
+pub fn conv2d_plan(dev: &Device, s: &Conv2dShape) -> Option<ConvKernel> {
+    dev.gpu().map(|gpu| resolve(gpu, ConvKernel::Auto, s))
+}
+
 /// How the WGSL path computes one pass of a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvKernel {
-    /// Whatever `plan_software` picks on a software adapter; `Implicit` on real GPUs.
+    /// On a software adapter `Textures` where it runs the shape, else whatever `plan_software`
+    /// picks; `Implicit` on real GPUs.
     Auto,
     /// The implicit-GEMM kernels of shaders/conv2d.wgsl (any shape, no scratch).
     Implicit,
     /// im2col / col2im (shaders/conv2d_lowering.wgsl) around `gemm::matmul`, whose kernel
     /// `gemm::plan_software` picks (groups = 1 only).
     Lowered,
+    /// Implicit GEMMs over the activation packed into textures (shaders/conv2d_texture.wgsl):
+    /// subgroups of 8, groups = 1, 3x3 or 1x1 kernels.
+    Textures,
 }
 
 /// The kernel of all three passes on a software adapter: `Lowered` when the device has the
@@ -160,8 +174,10 @@ fn resolve(gpu: &crate::gpu::GpuContext, kernel: ConvKernel, s: &Conv2dShape) ->
     let subgroups = super::gemm::subgroup_gemm_supported_on(gpu);
     match (kernel, gpu.variant()) {
         (ConvKernel::Auto, crate::gpu::KernelVariant::Tiled) => ConvKernel::Implicit,
+        (ConvKernel::Auto | ConvKernel::Textures, crate::gpu::KernelVariant::Unrolled) if super::conv2d_texture::fits(gpu, s) => ConvKernel::Textures,
         (ConvKernel::Auto, crate::gpu::KernelVariant::Unrolled) => plan_software(s, subgroups, gpu.max_binding_bytes()),
         (ConvKernel::Lowered, _) if !lowered::fits(s, gpu.max_binding_bytes()) => ConvKernel::Implicit,
+        (ConvKernel::Textures, _) if !super::conv2d_texture::fits(gpu, s) => resolve(gpu, ConvKernel::Lowered, s),
         (other, _) => other,
     }
 }

@@ -14,6 +14,7 @@ mod device;
 
 pub mod gemm;
 pub mod conv2d;
+mod conv2d_texture;
 pub mod batchnorm;
 pub mod elementwise;
 pub mod pool;
@@ -36,6 +37,8 @@ pub enum Shader {
     Conv2d,
     /// im2col, col2im and layout changes that lower convolutions onto the GEMM kernels.
     Conv2dLowering,
+    /// Implicit-GEMM convolutions over textures (devices with subgroups of 8 only).
+    Conv2dTexture,
     BatchNorm,
     Elementwise,
     Pool,
@@ -45,12 +48,13 @@ pub enum Shader {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 11] = [
+    pub const ALL: [Shader; 12] = [
         Shader::Gemm,
         Shader::GemmSubgroup,
         Shader::GemmTexture,
         Shader::Conv2d,
         Shader::Conv2dLowering,
+        Shader::Conv2dTexture,
         Shader::BatchNorm,
         Shader::Elementwise,
         Shader::Pool,
@@ -67,6 +71,7 @@ impl Shader {
             Shader::GemmTexture => "gemm_texture.wgsl",
             Shader::Conv2d => "conv2d.wgsl",
             Shader::Conv2dLowering => "conv2d_lowering.wgsl",
+            Shader::Conv2dTexture => "conv2d_texture.wgsl",
             Shader::BatchNorm => "batchnorm.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Pool => "pool.wgsl",
@@ -83,6 +88,7 @@ impl Shader {
             Shader::GemmTexture => include_str!("../../shaders/gemm_texture.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Shader::Conv2dLowering => include_str!("../../shaders/conv2d_lowering.wgsl"),
+            Shader::Conv2dTexture => include_str!("../../shaders/conv2d_texture.wgsl"),
             Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
