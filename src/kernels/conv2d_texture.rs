@@ -154,8 +154,9 @@ fn texture_rows(texels: usize) -> usize {
     texels.div_ceil(TEXTURE_ROW_TEXELS).max(1)
 }
 
-/// Whether these kernels run `s` on `gpu`: subgroups of 8, no groups, positions and textures
-/// within the kernels' limits, and (for backward-weight) a 3x3 or 1x1 kernel.
+/// Whether these kernels run `s` on `gpu`: subgroups of 8, no groups, positions, textures,
+/// packed planes (16 bytes a texel, in one storage binding) and dispatches within the limits,
+/// and (for backward-weight) a 3x3 or 1x1 kernel.
 pub(super) fn fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
     let side = gpu.max_texture_side() as usize;
     let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
@@ -163,12 +164,16 @@ pub(super) fn fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
     let dy_texels = s.n * s.c_out.div_ceil(4) * dy_planes_h * dy_planes_w;
     let weights = s.c_out.max(s.c_in) * s.c_in.max(s.c_out).div_ceil(4) * s.kh * s.kw;
     let largest = Planes::of_input(s).texels(s.n).max(dy_texels).max(weights);
+    // The pack dispatches [plane / 64, channel groups, images] workgroups.
+    let plane = Planes::of_input(s).hp * Planes::of_input(s).wp;
+    let dispatchable = (plane.max(dy_planes_h * dy_planes_w).div_ceil(64)).max(s.n).max(s.c_in.max(s.c_out).div_ceil(4)) <= gpu.max_workgroups_per_dimension() as usize;
     gpu.has_subgroups_of(LANES as u32)
         && s.groups == 1
         && TEXTURE_ROW_TEXELS <= side
         && texture_rows(largest) <= side
         && (s.n * s.h * s.w).max(s.n * s.out_h() * s.out_w()) < MAX_POSITIONS
-        && (4 * largest as u64) <= gpu.max_binding_bytes()
+        && 16 * largest as u64 <= gpu.max_binding_bytes()
+        && dispatchable
         && matches!((s.kh, s.kw), (1, 1) | (3, 3))
 }
 
