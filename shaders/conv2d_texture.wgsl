@@ -4,7 +4,9 @@
 // adapters with subgroups of exactly 8 invocations. Why textures (measured on lavapipe,
 // BENCHMARKS.md sessions 4 and 4b): `textureLoad` is one straight-line vectorised fetch, while a
 // storage load at an offset that is not provably uniform is a loop over the SIMD lanes; and the
-// column matrix of im2col costs more to write than the GEMM that reads it.
+// column matrix of im2col costs more to write than the GEMM that reads it. The textures are bound
+// as read-only storage textures: their loads skip the mip-level tables a `texture_2d` fetch
+// indexes per lane (1.2-1.35x per CPU-second, BENCHMARKS.md session 7).
 //
 // Layouts. An activation [n, c, h, w] is packed into planes of vec4s: texel
 // ((img * groups + g) * hp + y) * wp + x holds channels 4g .. 4g + 3 of pixel (y - top, x - left),
@@ -36,16 +38,16 @@ struct ConvTex {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var xt: texture_2d<f32>;
-@group(0) @binding(5) var wt: texture_2d<f32>;
-@group(0) @binding(6) var dyt: texture_2d<f32>;
+@group(0) @binding(4) var xt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(5) var wt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var dyt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(7) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(8) var<storage, read> partial_in: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dw: array<f32>;
 
 // Texel number `index` of a texture laid out row after row.
-fn texel(t: texture_2d<f32>, index: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<i32>(i32(index & 4095u), i32(index >> 12u)), 0);
+fn texel(t: texture_storage_2d<rgba32float, read>, index: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<i32>(i32(index & 4095u), i32(index >> 12u)));
 }
 
 // x / d for x < 2^24: a float estimate, then corrected by one either way (an integer division

@@ -8,7 +8,9 @@
 // texel (t & 4095, t >> 12). Why (measured on lavapipe, Mesa 22.3): a storage-buffer load at an
 // offset that is not provably uniform is a loop over the 8 SIMD lanes, while `textureLoad` is one
 // straight-line vectorised fetch; the same kernel runs 1.4-2.2x faster per CPU-second with its
-// operands in textures, the copies included (BENCHMARKS.md, session 4). Each step fetches its four
+// operands in textures, the copies included (BENCHMARKS.md, session 4); bound as read-only storage
+// textures, whose loads skip the per-lane mip-level tables of a `texture_2d` fetch (1.2x per
+// CPU-second at 1024^3, BENCHMARKS.md session 7). Each step fetches its four
 // P rows first, then does the multiply-adds accumulator by accumulator (the same order of
 // additions): lavapipe keeps the block's accumulators on the stack, so each is loaded and stored
 // once per step instead of four times (1.3-1.6x per CPU-second, BENCHMARKS.md session 5).
@@ -35,19 +37,19 @@ struct GemmParams {
 }
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
-@group(0) @binding(1) var p: texture_2d<f32>;
-@group(0) @binding(2) var q: texture_2d<f32>;
+@group(0) @binding(1) var p: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var q: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 // The vec4 number `index` of an operand laid out row after row in `t`.
-fn texel(t: texture_2d<f32>, index: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<i32>(i32(index & 4095u), i32(index >> 12u)), 0);
+fn texel(t: texture_storage_2d<rgba32float, read>, index: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<i32>(i32(index & 4095u), i32(index >> 12u)));
 }
 
 // The vec4 number `index` of P in panels (`gemm_texture_panels_*`): a texture 16 texels wide,
 // panel after panel, each panel the 16 vec4s of its 64 columns of every row of P.
-fn panel_texel(t: texture_2d<f32>, index: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<i32>(i32(index & 15u), i32(index >> 4u)), 0);
+fn panel_texel(t: texture_storage_2d<rgba32float, read>, index: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<i32>(i32(index & 15u), i32(index >> 4u)));
 }
 
 fn store_c(i: u32, l: u32, value: f32) {

@@ -70,9 +70,10 @@ impl TexelFormat {
     }
 }
 
-/// A 2-D float texture that shaders read with `textureLoad` (a `texture_2d<f32>` binding, never
-/// sampled): on llvmpipe a texel fetch is one vectorised gather, where a storage-buffer load at a
-/// lane-varying offset is a loop over the SIMD lanes.
+/// A 2-D float texture that shaders read with `textureLoad`, never sampled: bound as a
+/// `texture_2d<f32>` or, where `GpuContext::kernel_texture_side` is not 0, as a read-only
+/// `texture_storage_2d` (the kernels' way). On llvmpipe a texel load is one vectorised fetch,
+/// where a storage-buffer load at a lane-varying offset is a loop over the SIMD lanes.
 #[derive(Clone, Debug)]
 pub struct GpuTexture {
     texture: wgpu::Texture,
@@ -96,7 +97,8 @@ impl GpuTexture {
     }
 }
 
-/// One texture bound at `index` (as `texture_2d<f32>`).
+/// One texture bound at `index` (as the shader declares it: `texture_2d<f32>` or a read-only
+/// `texture_storage_2d`).
 pub struct TextureBinding<'a> {
     pub index: u32,
     pub texture: &'a GpuTexture,
@@ -131,6 +133,8 @@ pub struct GpuContext {
     variant: KernelVariant,
     /// Subgroup size when the device has subgroups of one fixed size.
     subgroup_size: Option<u32>,
+    /// Whether shaders can read rgba32float textures as `texture_storage_2d<rgba32float, read>`.
+    storage_texture_reads: bool,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     uniforms: Mutex<HashMap<Vec<u8>, (u64, wgpu::Buffer)>>,
@@ -171,12 +175,16 @@ impl GpuContext {
         let info = adapter.get_info();
         let subgroup_size = (device.features().contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size == info.subgroup_max_size)
             .then_some(info.subgroup_min_size);
+        let rgba = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
+        let storage_texture_reads = rgba.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
+            && rgba.flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
         let ctx = GpuContext {
             device,
             queue,
             report: choice.report,
             variant,
             subgroup_size,
+            storage_texture_reads,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             uniforms: Mutex::default(),
@@ -221,6 +229,18 @@ impl GpuContext {
         self.device.limits().max_texture_dimension_2d
     }
 
+    /// Largest width or height of the textures the kernels read: they bind them as read-only
+    /// storage textures (`texture_storage_2d<rgba32float, read>`), whose loads lavapipe compiles
+    /// to less address arithmetic than `texture_2d` fetches (BENCHMARKS.md, session 7). 0 where
+    /// the adapter cannot bind rgba32float that way, so no kernel plans on textures there.
+    pub fn kernel_texture_side(&self) -> u32 {
+        if self.storage_texture_reads {
+            self.max_texture_side()
+        } else {
+            0
+        }
+    }
+
     /// Dispatches issued since the context was made (a counter for tests and benchmarks).
     pub fn dispatch_count(&self) -> u64 {
         self.dispatches.load(Ordering::Relaxed)
@@ -258,7 +278,9 @@ impl GpuContext {
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
             format: format.wgpu(),
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_DST
+                | if self.storage_texture_reads { wgpu::TextureUsages::STORAGE_BINDING } else { wgpu::TextureUsages::empty() },
             view_formats: &[],
         });
         let view = texture.create_view(&Default::default());
@@ -461,7 +483,7 @@ impl GpuContext {
     }
 
     /// `dispatch` for an entry point that also reads textures: `textures` must name exactly its
-    /// `texture_2d<f32>` bindings.
+    /// texture bindings.
     #[allow(clippy::too_many_arguments)]
     pub fn dispatch_with_textures(
         &self,

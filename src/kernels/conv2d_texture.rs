@@ -158,7 +158,7 @@ fn texture_rows(texels: usize) -> usize {
 /// packed planes (16 bytes a texel, in one storage binding) and dispatches within the limits,
 /// and (for backward-weight) a 3x3 or 1x1 kernel.
 pub(super) fn fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
-    let side = gpu.max_texture_side() as usize;
+    let side = gpu.kernel_texture_side() as usize;
     let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
     let (dy_planes_h, dy_planes_w) = (dy_padding(&py, s.out_h()).1, dy_padding(&px, s.out_w()).1);
     let dy_texels = s.n * s.c_out.div_ceil(4) * dy_planes_h * dy_planes_w;

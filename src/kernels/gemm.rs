@@ -430,7 +430,7 @@ fn unrolled_cost(s: &GemmShape, blocking: Blocking, orientation: Orientation) ->
 
 /// The kernel `matmul` uses on a software adapter: the cheapest unrolled plan, or the subgroup
 /// kernel when the device has it (`subgroups`) and it is estimated cheaper — with its operands in
-/// textures where they fit `max_texture_side` (`GpuContext::max_texture_side`), which is cheaper
+/// textures where they fit `max_texture_side` (`GpuContext::kernel_texture_side`), which is cheaper
 /// for every shape but tiny ones.
 pub fn plan_software(s: &GemmShape, subgroups: bool, max_texture_side: u32) -> GemmKernel {
     let (blocking, orientation) = plan_unrolled(s);
@@ -452,7 +452,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
     let kernel = match kernel {
         GemmKernel::Auto => match gpu.variant() {
             KernelVariant::Tiled => GemmKernel::Tiled,
-            KernelVariant::Unrolled => plan_software(s, gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32), gpu.max_texture_side()),
+            KernelVariant::Unrolled => plan_software(s, gpu.has_subgroups_of(UNROLLED_WORKGROUP as u32), gpu.kernel_texture_side()),
         },
         other => other,
     };
@@ -487,9 +487,9 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
                 "gemm: the subgroup kernel needs subgroups of {UNROLLED_WORKGROUP} invocations, which this device lacks"
             );
             assert!(
-                !textures || texture_operands_fit(s, orientation, gpu.max_texture_side()),
+                !textures || texture_operands_fit(s, orientation, gpu.kernel_texture_side()),
                 "gemm {s:?}: the operands do not fit textures of {} texels a side",
-                gpu.max_texture_side()
+                gpu.kernel_texture_side()
             );
             let (pack_p, pack_q) = subgroup_packing(s, orientation);
             // A vec4 array binding needs at least one whole vec4 behind it.
@@ -550,7 +550,7 @@ fn matmul_wgpu(dev: &Device, gpu: &GpuContext, kernel: GemmKernel, s: &GemmShape
                     gpu.copy_to_texture_linear(t.gpu(), (floats / 4) as u64, &texture);
                     texture
                 };
-                let panels = lane_operand_in_panels(s, orientation, gpu.max_texture_side());
+                let panels = lane_operand_in_panels(s, orientation, gpu.kernel_texture_side());
                 let p_texture = if panels {
                     // Panel after panel, PANEL_TEXELS vec4s (64 columns) of each of the k rows of P:
                     // one copy per panel from P where it lies (P is unpacked, so k4 == k).
