@@ -298,10 +298,211 @@ BINDINGS = """
 """
 
 
+# Rows per invocation of the plain taps kernels, per stride: 4 rows for passes with at most 4
+# (the stem's backward-data: 3 input channels), which would waste most of a 16-row block.
+PLAIN_ROWS = {1: [16, 4], 2: [16]}
+PLAIN_RUN = 8         # consecutive output columns per invocation of the plain kernels
+PLAIN_STRIDES = [1, 2]
+COMPS = "xyzw"
+
+
+def plain_window(stride):
+    """Texels of one input row a run reads: from column ox0 * stride - 4 (texel-aligned) through
+    the last column its taps reach, (ox0 + PLAIN_RUN - 1) * stride + 1."""
+    return ((PLAIN_RUN - 1) * stride + 6 + 3) // 4
+
+
+def plain_setup(stride, ind="    "):
+    """WGSL that places one invocation's run: img, oy, ox0, the window's first texel and the
+    factors that zero what lies outside the image (rows above / below, texels left / right)."""
+    t = plain_window(stride)
+    o = [f"{ind}let per_image = p.a_ext * p.b_ext;",
+         f"{ind}let rc = min(run, p.total - 1u);",
+         f"{ind}let img = divide(rc, per_image, p.inv_p);",
+         f"{ind}let rest = rc - img * per_image;",
+         f"{ind}let oy = divide(rest, p.b_ext, p.inv_b);",
+         f"{ind}let ox0 = (rest - oy * p.b_ext) * {PLAIN_RUN}u;",
+         f"{ind}let row_texels = p.w / 4u;",
+         f"{ind}let t0 = ox0 * {stride}u / 4u;",
+         f"{ind}let iy0 = i32(oy * {stride}u) - 1;",
+         f"{ind}let row_ok0 = select(0.0, 1.0, iy0 >= 0);",
+         f"{ind}let row_ok2 = select(0.0, 1.0, iy0 + 2 < i32(p.h));",
+         f"{ind}let left_ok = ox0 > 0u;",
+         # The window's last texel starts at column ox0 * stride + 4 (t - 2): past the row only at
+         # stride 1, for the row's last run.
+         f"{ind}let right_ok = ox0 * {stride}u + {4 * (t - 2)}u < p.w;",
+         f"{ind}let row0 = u32(max(iy0, 0));",
+         f"{ind}let row2 = min(u32(iy0 + 2), p.h - 1u);"]
+    return o, t
+
+
+def plain_window_fetch(o, ind, plane, stride, factor_name, tag=""):
+    """Fetches the window of the three input rows of `plane` (a texel index of the channel's
+    first row) as v{tag}{ky}_{j}, zeroed outside the image (times `factor_name`, or 1)."""
+    t = plain_window(stride)
+    for ky in range(3):
+        row = ["row0", "u32(iy0 + 1)", "row2"][ky]
+        o.append(f"{ind}let at{tag}{ky} = {plane} + {row} * row_texels + t0;")
+        for j in range(t):
+            f = []
+            if ky == 0:
+                f.append("row_ok0")
+            if ky == 2:
+                f.append("row_ok2")
+            if factor_name:
+                f.append(factor_name)
+            if j == 0:
+                idx = f"select(at{tag}{ky}, at{tag}{ky} - 1u, left_ok)"
+                f.append("select(0.0, 1.0, left_ok)")
+            elif j == t - 1:
+                idx = f"select(at{tag}{ky}, at{tag}{ky} + {j - 1}u, right_ok)"
+                f.append("select(0.0, 1.0, right_ok)")
+            else:
+                idx = f"at{tag}{ky} + {j - 1}u"
+            scale = f" * ({' * '.join(f)})" if f else ""
+            o.append(f"{ind}let v{tag}{ky}_{j} = texel(xt, {idx}){scale};")
+
+
+def plain_value(tag, ky, f):
+    return f"v{tag}{ky}_{f // 4}.{COMPS[f % 4]}"
+
+
+def plain_taps_entry(rows, stride):
+    name = f"conv2d_texture_plain_taps_{rows}x{PLAIN_RUN}_s{stride}"
+    fetchers = max(1, rows // W)
+    o = [f"""
+// out[img, r, oy, ox] = sum over ci < c, ky, kx < 3 of w(r, ci, ky, kx) *
+// x[img, ci, oy * {stride} + ky - 1, ox * {stride} + kx - 1] (zero outside the image): a 3x3 convolution
+// with padding 1 and stride {stride} over x as it lies ([n, c, h, w] row after row in the texture,
+// 4 columns a texel; w a multiple of {4 * stride}), so no pass packs it. The weight operand holds
+// texel r * steps + ci * 3 + ky = (w(r, ci, ky, 0), w(r, ci, ky, 1), w(r, ci, ky, 2), 0) (steps = 3c).
+// One invocation: rows r0 .. r0 + {rows} and the run of {PLAIN_RUN} output columns ox0 .. ox0 + {PLAIN_RUN - 1} of one
+// output row (run = pos_block * {W} + lane of the n * a_ext * b_ext runs, b_ext = out_w / {PLAIN_RUN}); each
+// step (one input channel) fetches the {plain_window(stride)} texels of the three input rows the run reads, and
+// lane t the weights of row{'s' if fetchers > 1 else ''} {' and '.join(f'r0 + {W * u} + t' for u in range(fetchers))}, which the subgroup broadcasts. Row by row, the
+// {PLAIN_RUN} accumulators of the run take the row's 9 taps, so they stay in registers.
+// Workgroups: pos_blocks x row blocks, spread over x and y.
+@compute @workgroup_size({W})
+fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{
+    let block = wid.x + wid.y * nwg.x;
+    let pos_block = block % p.pos_blocks;
+    let r0 = (block / p.pos_blocks) * {rows}u;
+    let rmax = p.rows - 1u;
+    let run = pos_block * {W}u + lid.x;"""]
+    for u in range(fetchers):
+        o.append(f"    let wr{u} = min(r0 + lid.x + {W * u}u, rmax) * p.steps;")
+    setup, _ = plain_setup(stride)
+    o += setup
+    o.append("    let img_base = img * p.c * p.h * row_texels;")
+    for r in range(rows):
+        o.append("    " + " ".join(f"var c{r}_{q} = 0.0;" for q in range(PLAIN_RUN)))
+    o.append("    for (var ci = 0u; ci < p.c; ci = ci + 1u) {")
+    ind = " " * 8
+    o.append(f"{ind}let plane = img_base + ci * p.h * row_texels;")
+    plain_window_fetch(o, ind, "plane", stride, "")
+    for u in range(fetchers):
+        for ky in range(3):
+            o.append(f"{ind}let wv{u}_{ky} = texel(wt, wr{u} + ci * 3u + {ky}u);")
+    for r in range(rows):
+        for ky in range(3):
+            o.append(f"{ind}let w{r}_{ky} = subgroupBroadcast(wv{r // W}_{ky}, {r % W}u);")
+        for ky in range(3):
+            for kx in range(3):
+                o.append(ind + " ".join(f"c{r}_{q} = fma(w{r}_{ky}.{COMPS[kx]}, {plain_value('', ky, q * stride + 3 + kx)}, c{r}_{q});" for q in range(PLAIN_RUN)))
+    o.append("    }")
+    o.append("    if (run < p.total) {")
+    o.append("        let o = ((img * p.rows + r0) * p.out_h + oy) * p.out_w + ox0;")
+    o.append("        let plane_out = p.out_h * p.out_w;")
+    for r in range(rows):
+        o.append(f"        if (r0 + {r}u < p.rows) {{ " + " ".join(f"out[o + {r}u * plane_out + {q}u] = c{r}_{q};" for q in range(PLAIN_RUN)) + " }")
+    o.append("    }")
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+
+def plain_grad_entry(stride):
+    rows = GRAD_ROWS
+    o = [f"""
+// Partial sums of the weight gradient of a 3x3 convolution with padding 1 and stride {stride}, x and dy
+// as they lie (see conv2d_texture_plain_taps_*), in the layout conv2d_texture_weight_reduce adds:
+// partial[((combo * chunks + chunk) * {W} + lane) * {rows * 9 * 4} + (r * 9 + t) * 4 + j] = sum over the runs
+// run = chunk * p.chunk + {W} * i + lane (run < total) and their {PLAIN_RUN} columns of
+// dy(img, r0 + r, oy, ox) * x(img, 4g + j, oy * {stride} + ky - 1, ox * {stride} + kx - 1), t = ky * 3 + kx,
+// combo = row block * groups + g. Per iteration each accumulator takes its {PLAIN_RUN} multiply-adds back to
+// back. Workgroups: x = chunk (p.chunk a multiple of {W}), y = combo.
+@compute @workgroup_size({W})
+fn conv2d_texture_plain_weight_grad_s{stride}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {{
+    let chunk = wid.x;
+    let combo = wid.y;
+    let g = combo % p.groups;
+    let rb = combo / p.groups;
+    let dmax = p.rows - 1u;
+    let dy_plane = p.out_h * p.out_w / 4u;
+    let dy_row = p.out_w / 4u;"""]
+    for r in range(rows):
+        o.append("    " + " ".join(f"var c{r}_{t}_{k} = 0.0;" for t in range(9) for k in range(4)))
+    o.append(f"    for (var i = 0u; i < p.chunk; i = i + {W}u) {{")
+    ind = " " * 8
+    o.append(f"{ind}let run = chunk * p.chunk + i + lid.x;")
+    o.append(f"{ind}let live = select(0.0, 1.0, run < p.total);")
+    setup, _ = plain_setup(stride, ind)
+    o += setup
+    o.append(f"{ind}let img_base = img * p.c * p.h * row_texels;")
+    o.append(f"{ind}let d_at = (img * p.rows * p.out_h + oy) * dy_row + ox0 / 4u;")
+    for r in range(rows):
+        o.append(f"{ind}let d_row{r} = d_at + min(rb * {rows}u + {r}u, dmax) * dy_plane;")
+        for h in range(PLAIN_RUN // 4):
+            o.append(f"{ind}let d{r}_{h} = texel(dyt, d_row{r} + {h}u) * live;")
+    for k in range(4):
+        o.append(f"{ind}let ch{k} = g * 4u + {k}u;")
+        o.append(f"{ind}let plane{k} = img_base + min(ch{k}, p.c - 1u) * p.h * row_texels;")
+        o.append(f"{ind}let ch_ok{k} = select(0.0, 1.0, ch{k} < p.c);")
+        plain_window_fetch(o, ind, f"plane{k}", stride, f"ch_ok{k}", tag=f"{k}_")
+    for r in range(rows):
+        for ky in range(3):
+            for kx in range(3):
+                t = ky * 3 + kx
+                for k in range(4):
+                    o.append(ind + " ".join(f"c{r}_{t}_{k} = fma(d{r}_{q // 4}.{COMPS[q % 4]}, {plain_value(f'{k}_', ky, q * stride + 3 + kx)}, c{r}_{t}_{k});" for q in range(PLAIN_RUN)))
+    o.append("    }")
+    o.append(f"    let base = ((combo * p.chunks + chunk) * {W}u + lid.x) * {rows * 9 * 4}u;")
+    for r in range(rows):
+        o.append("    " + " ".join(f"partial[base + {(r * 9 + t) * 4 + k}u] = c{r}_{t}_{k};" for t in range(9) for k in range(4)))
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+
+PLAIN_WEIGHTS = """
+// dst4 = the weight operand of a plain taps pass (see conv2d_texture_plain_taps_*) from src = w
+// [c_out, c_in, 3, 3]: texel r * steps + ch * 3 + ty holds, for tx < 3, w[r * row_stride +
+// ch * chan_stride + ky * 3 + kx] with ky = ky0 + ty * kys, kx = kx0 + tx * kxs (the forward
+// pass: 0, 1; backward-data: 2, -1, the flipped kernel), and 0. Invocations: one per texel.
+@compute @workgroup_size(64)
+fn conv2d_texture_plain_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= p.rows * p.steps) {
+        return;
+    }
+    let r = e / p.steps;
+    let s = e - r * p.steps;
+    let ch = s / 3u;
+    let ky = p.ky0 + i32(s - ch * 3u) * p.kys;
+    let at = r * p.row_stride + ch * p.chan_stride + u32(ky) * 3u;
+    var v = vec4<f32>(0.0);
+    for (var tx = 0; tx < 3; tx = tx + 1) {
+        v[tx] = src[at + u32(p.kx0 + tx * p.kxs)];
+    }
+    dst4[e] = v;
+}
+"""
+
+
 def generate():
     reduce = REDUCE.replace("partial[(combo", "partial_in[(combo")
     return (HEADER + BINDINGS + texel_fn() + pack_entries() + "".join(taps_entry(q) for q in TAP_POS)
-            + "".join(grad_entry(t) for t in GRAD_TAPS) + reduce)
+            + "".join(grad_entry(t) for t in GRAD_TAPS) + reduce + PLAIN_WEIGHTS
+            + "".join(plain_taps_entry(r, st) for st in PLAIN_STRIDES for r in PLAIN_ROWS[st])
+            + "".join(plain_grad_entry(st) for st in PLAIN_STRIDES))
 
 
 out = generate()

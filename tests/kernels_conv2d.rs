@@ -5,7 +5,7 @@
 
 use ssdlt::kernels::conv2d::{
     conv2d_backward_data_with, conv2d_backward_weight_with, conv2d_forward, conv2d_forward_with, plan_software,
-    Conv2dShape, ConvKernel, conv2d_plan,
+    Conv2dShape, ConvKernel, conv2d_plan, conv2d_texture_plain_passes,
 };
 use ssdlt::kernels::Device;
 
@@ -217,9 +217,10 @@ fn each_wgsl_conv_kernel_matches_cpu_on_awkward_shapes() {
 
 /// 3x3 and 1x1 shapes the texture kernels take: odd sizes and batch 1, stride 2 on odd and even
 /// inputs (one or two taps per phase), 1x1 strides 2 (phases with no taps at all), channels that
-/// fill no group of 4 and no block of 16 (3, 5, 70), and more positions than one workgroup.
+/// fill no group of 4 and no block of 16 (3, 5, 70), and more positions than one workgroup; then
+/// shapes whose passes read x and dy as they lie (`PLAIN_SHAPES`).
 fn texture_shapes() -> Vec<Conv2dShape> {
-    vec![
+    let mut shapes = vec![
         shape(1, 3, 7, 5, 5, 3, 1, 1, 1),
         shape(2, 5, 9, 11, 7, 3, 2, 1, 1),
         shape(3, 6, 5, 7, 10, 1, 2, 0, 1),
@@ -228,7 +229,37 @@ fn texture_shapes() -> Vec<Conv2dShape> {
         shape(2, 4, 8, 8, 18, 1, 1, 0, 1),
         shape(2, 6, 8, 12, 5, 1, 2, 0, 1),
         shape(2, 7, 3, 3, 9, 3, 1, 0, 1),
-    ]
+    ];
+    shapes.extend(PLAIN_SHAPES.iter().map(|(s, _)| *s));
+    shapes
+}
+
+/// 3x3 shapes with padding 1 the plain texture kernels take, with the passes they take them for
+/// (forward, backward-data, backward-weight): one run of 8 columns per row and batch 1 (the stem:
+/// 3 input channels, so backward-data has 3 rows), 5 channels and 20 rows (partial groups and
+/// blocks), stride 2 with a ragged last workgroup (15 runs; backward-data packed), and 4 rows.
+const PLAIN_SHAPES: [(Conv2dShape, [bool; 3]); 5] = [
+    (Conv2dShape { n: 1, c_in: 3, h: 8, w: 8, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
+    (Conv2dShape { n: 2, c_in: 5, h: 6, w: 16, c_out: 20, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
+    (Conv2dShape { n: 3, c_in: 6, h: 10, w: 16, c_out: 7, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true, false, true]),
+    (Conv2dShape { n: 2, c_in: 16, h: 16, w: 32, c_out: 32, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true, false, true]),
+    (Conv2dShape { n: 1, c_in: 4, h: 4, w: 8, c_out: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
+];
+
+#[test]
+fn plain_texture_kernels_take_whole_runs_of_3x3_pad_1_and_leave_the_rest_packed() {
+    let gpu = common::gpu();
+    for (s, passes) in PLAIN_SHAPES {
+        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), passes, "{s:?}");
+    }
+    // Every ResNet-32 convolution reads its operands as they lie, but the stride-2 backward-data.
+    for (name, s) in resnet32_layers() {
+        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), [true, s.stride == 1, true], "{name}");
+    }
+    for s in &texture_shapes()[..8] {
+        assert_eq!(conv2d_texture_plain_passes(&gpu, s), [false; 3], "{s:?} is not whole runs of 3x3 with padding 1");
+    }
+    assert_eq!(conv2d_texture_plain_passes(&common::cpu(), &PLAIN_SHAPES[0].0), [false; 3]);
 }
 
 #[test]

@@ -11,6 +11,11 @@
 //! - backward-weight: fixed chunks of the positions summed into partials, then added in chunk and
 //!   lane order by a second pass (3x3 and 1x1 kernels).
 //!
+//! The plain kernels (`conv2d_texture_plain_*`) skip the packing where the shape allows (3x3,
+//! padding 1, rows of whole runs of 8 output columns; backward-data at stride 1 only): they read
+//! x and dy as they lie, copied into a texture 4 columns a texel, and take the padding from the
+//! run's position instead of from zeroed planes (BENCHMARKS.md, session 7).
+//!
 //! Needs subgroups of exactly 8 invocations (the weights are broadcast across the subgroup).
 
 use super::conv2d::Conv2dShape;
@@ -31,6 +36,9 @@ const GRAD_ROWS: usize = 16;
 const GRAD_STEP: usize = 32;
 /// Workgroups the weight gradient aims for (combos x chunks), so both cores stay busy.
 const GRAD_WORKGROUPS: usize = 128;
+/// Output columns per run (one invocation's positions) of the plain kernels; must match
+/// PLAIN_RUN in tests/gen_conv2d_texture_wgsl.py.
+const PLAIN_RUN: usize = 8;
 /// The kernels split position indices with a float estimate, exact below this.
 const MAX_POSITIONS: usize = 1 << 24;
 
@@ -281,7 +289,165 @@ fn taps(gpu: &GpuContext, mut p: ConvTex, xt: &GpuTexture, wt: &GpuTexture, out:
     );
 }
 
+/// The pass of a convolution a kernel computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Forward,
+    BackwardData,
+    BackwardWeight,
+}
+
+/// Whether the plain kernels run `pass` of `s`: a 3x3 kernel with padding 1, stride 1 with rows
+/// of whole runs (w a multiple of 8) or stride 2 with whole runs of output columns and even
+/// sides (w a multiple of 16), backward-data at stride 1 only; x and dy within the textures.
+fn plain_fits(gpu: &GpuContext, s: &Conv2dShape, pass: Pass) -> bool {
+    let geometry = match s.stride {
+        1 => s.w.is_multiple_of(PLAIN_RUN),
+        2 => pass != Pass::BackwardData && s.w.is_multiple_of(2 * PLAIN_RUN) && s.h.is_multiple_of(2),
+        _ => false,
+    };
+    let side = gpu.kernel_texture_side() as usize;
+    let texels = (s.n * s.c_in * s.h * s.w).max(s.n * s.c_out * s.out_h() * s.out_w()) / 4;
+    geometry
+        && (s.kh, s.kw, s.pad, s.groups) == (3, 3, 1, 1)
+        && texture_rows(texels) <= side
+        && texture_rows(s.c_out * s.c_in * 3) <= side
+}
+
+/// `plain_fits` for the forward, backward-data and backward-weight passes.
+pub(super) fn plain_passes(gpu: &GpuContext, s: &Conv2dShape) -> [bool; 3] {
+    [Pass::Forward, Pass::BackwardData, Pass::BackwardWeight].map(|pass| plain_fits(gpu, s, pass))
+}
+
+/// `t` (`texels` vec4s, as it lies) copied into the texture of slot `slot`.
+fn plain_texture(dev: &Device, gpu: &GpuContext, slot: &'static str, t: &Tensor, texels: usize) -> GpuTexture {
+    let texture = dev.scratch_texture(slot, TEXTURE_ROW_TEXELS as u32, u(texture_rows(texels)), TexelFormat::Rgba32Float);
+    gpu.copy_to_texture_linear(t.gpu(), texels as u64, &texture);
+    texture
+}
+
+/// The weight operand of a plain taps pass (see `conv2d_texture_plain_weights`): `rows` rows of
+/// `channels` x 3 texels, the kernel flipped for backward-data.
+fn plain_weights(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, w: &Tensor, pass: Pass) -> GpuTexture {
+    let (rows, channels, row_stride, chan_stride, k0, k_step) = match pass {
+        Pass::BackwardData => (s.c_in, s.c_out, 9, s.c_in * 9, 2, -1),
+        _ => (s.c_out, s.c_in, s.c_in * 9, 9, 0, 1),
+    };
+    let texels = rows * channels * 3;
+    let packed = dev.scratch("conv2d.texture.weights", 4 * texels);
+    let p = ConvTex {
+        rows: u(rows),
+        steps: u(channels * 3),
+        row_stride: u(row_stride),
+        chan_stride: u(chan_stride),
+        ky0: k0,
+        kx0: k0,
+        kys: k_step,
+        kxs: k_step,
+        ..Default::default()
+    };
+    dispatch(gpu, "conv2d_texture_plain_weights", &p, &[w.bind(1), packed.bind(2)], &[], grid(gpu, texels, 64));
+    let texture = dev.scratch_texture("conv2d.texture.plain.weights", TEXTURE_ROW_TEXELS as u32, u(texture_rows(texels)), TexelFormat::Rgba32Float);
+    gpu.copy_to_texture_linear(packed.gpu(), texels as u64, &texture);
+    texture
+}
+
+/// The geometry of a plain pass: `input` [n, c, h, w] read with `stride` into `rows` output
+/// channels of `out` (out_h, out_w) planes, `runs` runs of output columns in all.
+fn plain_params([n, c, h, w]: [usize; 4], rows: usize, stride: usize, (out_h, out_w): (usize, usize)) -> ConvTex {
+    let runs_per_row = out_w / PLAIN_RUN;
+    let total = n * out_h * runs_per_row;
+    ConvTex {
+        n: u(n),
+        c: u(c),
+        h: u(h),
+        w: u(w),
+        rows: u(rows),
+        steps: u(c * 3),
+        sy: u(stride),
+        sx: u(stride),
+        a_ext: u(out_h),
+        b_ext: u(runs_per_row),
+        out_h: u(out_h),
+        out_w: u(out_w),
+        total: u(total),
+        pos_blocks: u(total.div_ceil(LANES)),
+        inv_p: 1.0 / (out_h * runs_per_row) as f32,
+        inv_b: 1.0 / runs_per_row as f32,
+        ..Default::default()
+    }
+}
+
+/// One plain taps pass (a 3x3 convolution with padding 1 of `src` as it lies) into `out`.
+fn plain_taps(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, pass: Pass, src: &Tensor, w: &Tensor, out: &Tensor) {
+    let (input, rows, stride, out_hw) = match pass {
+        Pass::BackwardData => ([s.n, s.c_out, s.out_h(), s.out_w()], s.c_in, 1, (s.h, s.w)),
+        _ => ([s.n, s.c_in, s.h, s.w], s.c_out, s.stride, (s.out_h(), s.out_w())),
+    };
+    let p = plain_params(input, rows, stride, out_hw);
+    if p.total == 0 || rows == 0 {
+        return;
+    }
+    let xt = plain_texture(dev, gpu, "conv2d.texture.x", src, input.iter().product::<usize>() / 4);
+    let wt = plain_weights(dev, gpu, s, w, pass);
+    let (entry, block_rows) = match (stride, rows <= 4) {
+        (1, true) => ("conv2d_texture_plain_taps_4x8_s1", 4),
+        (1, false) => ("conv2d_texture_plain_taps_16x8_s1", 16),
+        _ => ("conv2d_texture_plain_taps_16x8_s2", 16),
+    };
+    let blocks = p.pos_blocks as usize * rows.div_ceil(block_rows);
+    dispatch(
+        gpu,
+        entry,
+        &p,
+        &[out.bind(3)],
+        &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 5, texture: &wt }],
+        grid(gpu, blocks, 1),
+    );
+}
+
+/// Chunks of `total` positions (whole iterations of `step`) for about GRAD_WORKGROUPS
+/// workgroups over `combos`: a function of the shape only, so the sums' order never changes.
+/// Returns (positions per chunk, chunks).
+fn grad_chunks(total: usize, combos: usize, step: usize) -> (usize, usize) {
+    let wanted = GRAD_WORKGROUPS.div_ceil(combos).max(1);
+    let chunk = total.div_ceil(wanted).div_ceil(step).max(1) * step;
+    (chunk, total.div_ceil(chunk))
+}
+
+/// The weight gradient by the plain kernels: x and dy as they lie.
+fn plain_backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+    let mut p = plain_params([s.n, s.c_in, s.h, s.w], s.c_out, s.stride, (s.out_h(), s.out_w()));
+    if p.total == 0 {
+        return;
+    }
+    let groups = s.c_in.div_ceil(4);
+    let combos = s.c_out.div_ceil(GRAD_ROWS) * groups;
+    let (chunk, chunks) = grad_chunks(p.total as usize, combos, LANES);
+    p.groups = u(groups);
+    p.chunk = u(chunk);
+    p.chunks = u(chunks);
+    p.taps_y = 3;
+    p.taps_x = 3;
+    let xt = plain_texture(dev, gpu, "conv2d.texture.x", x, s.n * s.c_in * s.h * s.w / 4);
+    let dyt = plain_texture(dev, gpu, "conv2d.texture.dy", dy, s.n * s.c_out * s.out_h() * s.out_w() / 4);
+    let partial = dev.scratch("conv2d.texture.dw_partial", combos * chunks * LANES * GRAD_ROWS * 9 * 4);
+    let entry = if s.stride == 1 { "conv2d_texture_plain_weight_grad_s1" } else { "conv2d_texture_plain_weight_grad_s2" };
+    dispatch(
+        gpu,
+        entry,
+        &p,
+        &[partial.bind(7)],
+        &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 6, texture: &dyt }],
+        [u(chunks), u(combos), 1],
+    );
+    dispatch(gpu, "conv2d_texture_weight_reduce", &p, &[partial.bind(8), dw.bind(9)], &[], grid(gpu, s.c_out * s.c_in * 9, 64));
+}
+
 pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
+    if plain_fits(gpu, s, Pass::Forward) {
+        return plain_taps(dev, gpu, s, Pass::Forward, x, w, y);
+    }
     let planes = Planes::of_input(s);
     let xt = pack(dev, gpu, "conv2d.texture.x", x, [s.n, s.c_in, s.h, s.w], planes);
     let op = WeightOperand {
@@ -317,6 +483,9 @@ pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tenso
 }
 
 pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+    if plain_fits(gpu, s, Pass::BackwardData) {
+        return plain_taps(dev, gpu, s, Pass::BackwardData, dy, w, dx);
+    }
     let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
     let ((top, hp), (left, wp)) = (dy_padding(&py, s.out_h()), dy_padding(&px, s.out_w()));
     let planes = Planes { groups: s.c_out.div_ceil(4), hp, wp, top, left };
@@ -365,16 +534,16 @@ pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy:
 }
 
 pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
+    if plain_fits(gpu, s, Pass::BackwardWeight) {
+        return plain_backward_weight(dev, gpu, s, x, dy, dw);
+    }
     let (xp, dp) = (Planes::of_input(s), Planes::of_output(s));
     let xt = pack(dev, gpu, "conv2d.texture.x", x, [s.n, s.c_in, s.h, s.w], xp);
     let dyt = pack(dev, gpu, "conv2d.texture.dy", dy, [s.n, s.c_out, s.out_h(), s.out_w()], dp);
     let per_image = s.out_h() * s.out_w();
     let total = s.n * per_image;
     let combos = s.c_out.div_ceil(GRAD_ROWS) * xp.groups;
-    // Chunks of the positions: a function of the shape only, so the sums' order never changes.
-    let wanted = GRAD_WORKGROUPS.div_ceil(combos).max(1);
-    let chunk = total.div_ceil(wanted).div_ceil(GRAD_STEP) * GRAD_STEP;
-    let chunks = total.div_ceil(chunk);
+    let (chunk, chunks) = grad_chunks(total, combos, GRAD_STEP);
     let taps = s.kh * s.kw;
     let partial = dev.scratch("conv2d.texture.dw_partial", combos * chunks * LANES * GRAD_ROWS * taps * 4);
     let p = ConvTex {
