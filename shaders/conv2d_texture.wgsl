@@ -2158,6 +2158,265 @@ fn conv2d_texture_plain_taps_16x8_s2(@builtin(local_invocation_id) lid: vec3<u32
     }
 }
 
+// out[img, r, iy, ix] for the even rows iy = 2a + 0 of dx: the backward-data pass of a 3x3
+// convolution with padding 1 and stride 2, sum over the dy channels ci < c of
+// w(ci, r, ky, kx) * dy[img, ci, (iy + 1 - ky) / 2, (ix + 1 - kx) / 2] over the taps whose
+// (iy + 1 - ky, ix + 1 - kx) are even and inside dy ([n, c, h, w] as it lies, 4 columns a texel).
+// Here ky is 1; an even column ix takes kx = 1 and an odd one kx = 0 and 2. The weight
+// operand: texel r * steps + ci * 3 + ky = (w(ci, r, ky, 0), w(ci, r, ky, 1), w(ci, r, ky, 2), 0).
+// One invocation: rows r0 .. r0 + 16 and the run of 8 dx columns ix0 .. ix0 + 7 of one row
+// (run = pos_block * 8 + lane of the n * a_ext * b_ext runs; a_ext rows of this parity, b_ext =
+// out_w / 8), which read the two dy texels from column ix0 / 2.
+// Workgroups: pos_blocks x row blocks, spread over x and y.
+@compute @workgroup_size(8)
+fn conv2d_texture_plain_taps_t_16x8_s2_even(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let block = wid.x + wid.y * nwg.x;
+    let pos_block = block % p.pos_blocks;
+    let r0 = (block / p.pos_blocks) * 16u;
+    let rmax = p.rows - 1u;
+    let run = pos_block * 8u + lid.x;
+    let wr0 = min(r0 + lid.x + 0u, rmax) * p.steps;
+    let wr1 = min(r0 + lid.x + 8u, rmax) * p.steps;
+    let per_image = p.a_ext * p.b_ext;
+    let rc = min(run, p.total - 1u);
+    let img = divide(rc, per_image, p.inv_p);
+    let rest = rc - img * per_image;
+    let a = divide(rest, p.b_ext, p.inv_b);
+    let ix0 = (rest - a * p.b_ext) * 8u;
+    let iy = 2u * a + 0u;
+    let row_texels = p.w / 4u;
+    let t0 = ix0 / 8u;
+    let right_ok = ix0 / 2u + 4u < p.w;
+    let right = select(0.0, 1.0, right_ok);
+    let img_base = img * p.c * p.h * row_texels;
+    let dy_row0 = a + 0u;
+    var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;
+    var c1_0 = 0.0; var c1_1 = 0.0; var c1_2 = 0.0; var c1_3 = 0.0; var c1_4 = 0.0; var c1_5 = 0.0; var c1_6 = 0.0; var c1_7 = 0.0;
+    var c2_0 = 0.0; var c2_1 = 0.0; var c2_2 = 0.0; var c2_3 = 0.0; var c2_4 = 0.0; var c2_5 = 0.0; var c2_6 = 0.0; var c2_7 = 0.0;
+    var c3_0 = 0.0; var c3_1 = 0.0; var c3_2 = 0.0; var c3_3 = 0.0; var c3_4 = 0.0; var c3_5 = 0.0; var c3_6 = 0.0; var c3_7 = 0.0;
+    var c4_0 = 0.0; var c4_1 = 0.0; var c4_2 = 0.0; var c4_3 = 0.0; var c4_4 = 0.0; var c4_5 = 0.0; var c4_6 = 0.0; var c4_7 = 0.0;
+    var c5_0 = 0.0; var c5_1 = 0.0; var c5_2 = 0.0; var c5_3 = 0.0; var c5_4 = 0.0; var c5_5 = 0.0; var c5_6 = 0.0; var c5_7 = 0.0;
+    var c6_0 = 0.0; var c6_1 = 0.0; var c6_2 = 0.0; var c6_3 = 0.0; var c6_4 = 0.0; var c6_5 = 0.0; var c6_6 = 0.0; var c6_7 = 0.0;
+    var c7_0 = 0.0; var c7_1 = 0.0; var c7_2 = 0.0; var c7_3 = 0.0; var c7_4 = 0.0; var c7_5 = 0.0; var c7_6 = 0.0; var c7_7 = 0.0;
+    var c8_0 = 0.0; var c8_1 = 0.0; var c8_2 = 0.0; var c8_3 = 0.0; var c8_4 = 0.0; var c8_5 = 0.0; var c8_6 = 0.0; var c8_7 = 0.0;
+    var c9_0 = 0.0; var c9_1 = 0.0; var c9_2 = 0.0; var c9_3 = 0.0; var c9_4 = 0.0; var c9_5 = 0.0; var c9_6 = 0.0; var c9_7 = 0.0;
+    var c10_0 = 0.0; var c10_1 = 0.0; var c10_2 = 0.0; var c10_3 = 0.0; var c10_4 = 0.0; var c10_5 = 0.0; var c10_6 = 0.0; var c10_7 = 0.0;
+    var c11_0 = 0.0; var c11_1 = 0.0; var c11_2 = 0.0; var c11_3 = 0.0; var c11_4 = 0.0; var c11_5 = 0.0; var c11_6 = 0.0; var c11_7 = 0.0;
+    var c12_0 = 0.0; var c12_1 = 0.0; var c12_2 = 0.0; var c12_3 = 0.0; var c12_4 = 0.0; var c12_5 = 0.0; var c12_6 = 0.0; var c12_7 = 0.0;
+    var c13_0 = 0.0; var c13_1 = 0.0; var c13_2 = 0.0; var c13_3 = 0.0; var c13_4 = 0.0; var c13_5 = 0.0; var c13_6 = 0.0; var c13_7 = 0.0;
+    var c14_0 = 0.0; var c14_1 = 0.0; var c14_2 = 0.0; var c14_3 = 0.0; var c14_4 = 0.0; var c14_5 = 0.0; var c14_6 = 0.0; var c14_7 = 0.0;
+    var c15_0 = 0.0; var c15_1 = 0.0; var c15_2 = 0.0; var c15_3 = 0.0; var c15_4 = 0.0; var c15_5 = 0.0; var c15_6 = 0.0; var c15_7 = 0.0;
+    for (var ci = 0u; ci < p.c; ci = ci + 1u) {
+        let plane = img_base + ci * p.h * row_texels;
+        let at0 = plane + dy_row0 * row_texels + t0;
+        let v0_0 = texel(xt, at0);
+        let v0_1 = texel(xt, select(at0, at0 + 1u, right_ok)) * right;
+        let wv0_1 = texel(wt, wr0 + ci * 3u + 1u);
+        let wv1_1 = texel(wt, wr1 + ci * 3u + 1u);
+        let w0_1 = subgroupBroadcast(wv0_1, 0u);
+        c0_0 = fma(w0_1.y, v0_0.x, c0_0); c0_1 = fma(w0_1.x, v0_0.y, c0_1); c0_1 = fma(w0_1.z, v0_0.x, c0_1); c0_2 = fma(w0_1.y, v0_0.y, c0_2); c0_3 = fma(w0_1.x, v0_0.z, c0_3); c0_3 = fma(w0_1.z, v0_0.y, c0_3); c0_4 = fma(w0_1.y, v0_0.z, c0_4); c0_5 = fma(w0_1.x, v0_0.w, c0_5); c0_5 = fma(w0_1.z, v0_0.z, c0_5); c0_6 = fma(w0_1.y, v0_0.w, c0_6); c0_7 = fma(w0_1.x, v0_1.x, c0_7); c0_7 = fma(w0_1.z, v0_0.w, c0_7);
+        let w1_1 = subgroupBroadcast(wv0_1, 1u);
+        c1_0 = fma(w1_1.y, v0_0.x, c1_0); c1_1 = fma(w1_1.x, v0_0.y, c1_1); c1_1 = fma(w1_1.z, v0_0.x, c1_1); c1_2 = fma(w1_1.y, v0_0.y, c1_2); c1_3 = fma(w1_1.x, v0_0.z, c1_3); c1_3 = fma(w1_1.z, v0_0.y, c1_3); c1_4 = fma(w1_1.y, v0_0.z, c1_4); c1_5 = fma(w1_1.x, v0_0.w, c1_5); c1_5 = fma(w1_1.z, v0_0.z, c1_5); c1_6 = fma(w1_1.y, v0_0.w, c1_6); c1_7 = fma(w1_1.x, v0_1.x, c1_7); c1_7 = fma(w1_1.z, v0_0.w, c1_7);
+        let w2_1 = subgroupBroadcast(wv0_1, 2u);
+        c2_0 = fma(w2_1.y, v0_0.x, c2_0); c2_1 = fma(w2_1.x, v0_0.y, c2_1); c2_1 = fma(w2_1.z, v0_0.x, c2_1); c2_2 = fma(w2_1.y, v0_0.y, c2_2); c2_3 = fma(w2_1.x, v0_0.z, c2_3); c2_3 = fma(w2_1.z, v0_0.y, c2_3); c2_4 = fma(w2_1.y, v0_0.z, c2_4); c2_5 = fma(w2_1.x, v0_0.w, c2_5); c2_5 = fma(w2_1.z, v0_0.z, c2_5); c2_6 = fma(w2_1.y, v0_0.w, c2_6); c2_7 = fma(w2_1.x, v0_1.x, c2_7); c2_7 = fma(w2_1.z, v0_0.w, c2_7);
+        let w3_1 = subgroupBroadcast(wv0_1, 3u);
+        c3_0 = fma(w3_1.y, v0_0.x, c3_0); c3_1 = fma(w3_1.x, v0_0.y, c3_1); c3_1 = fma(w3_1.z, v0_0.x, c3_1); c3_2 = fma(w3_1.y, v0_0.y, c3_2); c3_3 = fma(w3_1.x, v0_0.z, c3_3); c3_3 = fma(w3_1.z, v0_0.y, c3_3); c3_4 = fma(w3_1.y, v0_0.z, c3_4); c3_5 = fma(w3_1.x, v0_0.w, c3_5); c3_5 = fma(w3_1.z, v0_0.z, c3_5); c3_6 = fma(w3_1.y, v0_0.w, c3_6); c3_7 = fma(w3_1.x, v0_1.x, c3_7); c3_7 = fma(w3_1.z, v0_0.w, c3_7);
+        let w4_1 = subgroupBroadcast(wv0_1, 4u);
+        c4_0 = fma(w4_1.y, v0_0.x, c4_0); c4_1 = fma(w4_1.x, v0_0.y, c4_1); c4_1 = fma(w4_1.z, v0_0.x, c4_1); c4_2 = fma(w4_1.y, v0_0.y, c4_2); c4_3 = fma(w4_1.x, v0_0.z, c4_3); c4_3 = fma(w4_1.z, v0_0.y, c4_3); c4_4 = fma(w4_1.y, v0_0.z, c4_4); c4_5 = fma(w4_1.x, v0_0.w, c4_5); c4_5 = fma(w4_1.z, v0_0.z, c4_5); c4_6 = fma(w4_1.y, v0_0.w, c4_6); c4_7 = fma(w4_1.x, v0_1.x, c4_7); c4_7 = fma(w4_1.z, v0_0.w, c4_7);
+        let w5_1 = subgroupBroadcast(wv0_1, 5u);
+        c5_0 = fma(w5_1.y, v0_0.x, c5_0); c5_1 = fma(w5_1.x, v0_0.y, c5_1); c5_1 = fma(w5_1.z, v0_0.x, c5_1); c5_2 = fma(w5_1.y, v0_0.y, c5_2); c5_3 = fma(w5_1.x, v0_0.z, c5_3); c5_3 = fma(w5_1.z, v0_0.y, c5_3); c5_4 = fma(w5_1.y, v0_0.z, c5_4); c5_5 = fma(w5_1.x, v0_0.w, c5_5); c5_5 = fma(w5_1.z, v0_0.z, c5_5); c5_6 = fma(w5_1.y, v0_0.w, c5_6); c5_7 = fma(w5_1.x, v0_1.x, c5_7); c5_7 = fma(w5_1.z, v0_0.w, c5_7);
+        let w6_1 = subgroupBroadcast(wv0_1, 6u);
+        c6_0 = fma(w6_1.y, v0_0.x, c6_0); c6_1 = fma(w6_1.x, v0_0.y, c6_1); c6_1 = fma(w6_1.z, v0_0.x, c6_1); c6_2 = fma(w6_1.y, v0_0.y, c6_2); c6_3 = fma(w6_1.x, v0_0.z, c6_3); c6_3 = fma(w6_1.z, v0_0.y, c6_3); c6_4 = fma(w6_1.y, v0_0.z, c6_4); c6_5 = fma(w6_1.x, v0_0.w, c6_5); c6_5 = fma(w6_1.z, v0_0.z, c6_5); c6_6 = fma(w6_1.y, v0_0.w, c6_6); c6_7 = fma(w6_1.x, v0_1.x, c6_7); c6_7 = fma(w6_1.z, v0_0.w, c6_7);
+        let w7_1 = subgroupBroadcast(wv0_1, 7u);
+        c7_0 = fma(w7_1.y, v0_0.x, c7_0); c7_1 = fma(w7_1.x, v0_0.y, c7_1); c7_1 = fma(w7_1.z, v0_0.x, c7_1); c7_2 = fma(w7_1.y, v0_0.y, c7_2); c7_3 = fma(w7_1.x, v0_0.z, c7_3); c7_3 = fma(w7_1.z, v0_0.y, c7_3); c7_4 = fma(w7_1.y, v0_0.z, c7_4); c7_5 = fma(w7_1.x, v0_0.w, c7_5); c7_5 = fma(w7_1.z, v0_0.z, c7_5); c7_6 = fma(w7_1.y, v0_0.w, c7_6); c7_7 = fma(w7_1.x, v0_1.x, c7_7); c7_7 = fma(w7_1.z, v0_0.w, c7_7);
+        let w8_1 = subgroupBroadcast(wv1_1, 0u);
+        c8_0 = fma(w8_1.y, v0_0.x, c8_0); c8_1 = fma(w8_1.x, v0_0.y, c8_1); c8_1 = fma(w8_1.z, v0_0.x, c8_1); c8_2 = fma(w8_1.y, v0_0.y, c8_2); c8_3 = fma(w8_1.x, v0_0.z, c8_3); c8_3 = fma(w8_1.z, v0_0.y, c8_3); c8_4 = fma(w8_1.y, v0_0.z, c8_4); c8_5 = fma(w8_1.x, v0_0.w, c8_5); c8_5 = fma(w8_1.z, v0_0.z, c8_5); c8_6 = fma(w8_1.y, v0_0.w, c8_6); c8_7 = fma(w8_1.x, v0_1.x, c8_7); c8_7 = fma(w8_1.z, v0_0.w, c8_7);
+        let w9_1 = subgroupBroadcast(wv1_1, 1u);
+        c9_0 = fma(w9_1.y, v0_0.x, c9_0); c9_1 = fma(w9_1.x, v0_0.y, c9_1); c9_1 = fma(w9_1.z, v0_0.x, c9_1); c9_2 = fma(w9_1.y, v0_0.y, c9_2); c9_3 = fma(w9_1.x, v0_0.z, c9_3); c9_3 = fma(w9_1.z, v0_0.y, c9_3); c9_4 = fma(w9_1.y, v0_0.z, c9_4); c9_5 = fma(w9_1.x, v0_0.w, c9_5); c9_5 = fma(w9_1.z, v0_0.z, c9_5); c9_6 = fma(w9_1.y, v0_0.w, c9_6); c9_7 = fma(w9_1.x, v0_1.x, c9_7); c9_7 = fma(w9_1.z, v0_0.w, c9_7);
+        let w10_1 = subgroupBroadcast(wv1_1, 2u);
+        c10_0 = fma(w10_1.y, v0_0.x, c10_0); c10_1 = fma(w10_1.x, v0_0.y, c10_1); c10_1 = fma(w10_1.z, v0_0.x, c10_1); c10_2 = fma(w10_1.y, v0_0.y, c10_2); c10_3 = fma(w10_1.x, v0_0.z, c10_3); c10_3 = fma(w10_1.z, v0_0.y, c10_3); c10_4 = fma(w10_1.y, v0_0.z, c10_4); c10_5 = fma(w10_1.x, v0_0.w, c10_5); c10_5 = fma(w10_1.z, v0_0.z, c10_5); c10_6 = fma(w10_1.y, v0_0.w, c10_6); c10_7 = fma(w10_1.x, v0_1.x, c10_7); c10_7 = fma(w10_1.z, v0_0.w, c10_7);
+        let w11_1 = subgroupBroadcast(wv1_1, 3u);
+        c11_0 = fma(w11_1.y, v0_0.x, c11_0); c11_1 = fma(w11_1.x, v0_0.y, c11_1); c11_1 = fma(w11_1.z, v0_0.x, c11_1); c11_2 = fma(w11_1.y, v0_0.y, c11_2); c11_3 = fma(w11_1.x, v0_0.z, c11_3); c11_3 = fma(w11_1.z, v0_0.y, c11_3); c11_4 = fma(w11_1.y, v0_0.z, c11_4); c11_5 = fma(w11_1.x, v0_0.w, c11_5); c11_5 = fma(w11_1.z, v0_0.z, c11_5); c11_6 = fma(w11_1.y, v0_0.w, c11_6); c11_7 = fma(w11_1.x, v0_1.x, c11_7); c11_7 = fma(w11_1.z, v0_0.w, c11_7);
+        let w12_1 = subgroupBroadcast(wv1_1, 4u);
+        c12_0 = fma(w12_1.y, v0_0.x, c12_0); c12_1 = fma(w12_1.x, v0_0.y, c12_1); c12_1 = fma(w12_1.z, v0_0.x, c12_1); c12_2 = fma(w12_1.y, v0_0.y, c12_2); c12_3 = fma(w12_1.x, v0_0.z, c12_3); c12_3 = fma(w12_1.z, v0_0.y, c12_3); c12_4 = fma(w12_1.y, v0_0.z, c12_4); c12_5 = fma(w12_1.x, v0_0.w, c12_5); c12_5 = fma(w12_1.z, v0_0.z, c12_5); c12_6 = fma(w12_1.y, v0_0.w, c12_6); c12_7 = fma(w12_1.x, v0_1.x, c12_7); c12_7 = fma(w12_1.z, v0_0.w, c12_7);
+        let w13_1 = subgroupBroadcast(wv1_1, 5u);
+        c13_0 = fma(w13_1.y, v0_0.x, c13_0); c13_1 = fma(w13_1.x, v0_0.y, c13_1); c13_1 = fma(w13_1.z, v0_0.x, c13_1); c13_2 = fma(w13_1.y, v0_0.y, c13_2); c13_3 = fma(w13_1.x, v0_0.z, c13_3); c13_3 = fma(w13_1.z, v0_0.y, c13_3); c13_4 = fma(w13_1.y, v0_0.z, c13_4); c13_5 = fma(w13_1.x, v0_0.w, c13_5); c13_5 = fma(w13_1.z, v0_0.z, c13_5); c13_6 = fma(w13_1.y, v0_0.w, c13_6); c13_7 = fma(w13_1.x, v0_1.x, c13_7); c13_7 = fma(w13_1.z, v0_0.w, c13_7);
+        let w14_1 = subgroupBroadcast(wv1_1, 6u);
+        c14_0 = fma(w14_1.y, v0_0.x, c14_0); c14_1 = fma(w14_1.x, v0_0.y, c14_1); c14_1 = fma(w14_1.z, v0_0.x, c14_1); c14_2 = fma(w14_1.y, v0_0.y, c14_2); c14_3 = fma(w14_1.x, v0_0.z, c14_3); c14_3 = fma(w14_1.z, v0_0.y, c14_3); c14_4 = fma(w14_1.y, v0_0.z, c14_4); c14_5 = fma(w14_1.x, v0_0.w, c14_5); c14_5 = fma(w14_1.z, v0_0.z, c14_5); c14_6 = fma(w14_1.y, v0_0.w, c14_6); c14_7 = fma(w14_1.x, v0_1.x, c14_7); c14_7 = fma(w14_1.z, v0_0.w, c14_7);
+        let w15_1 = subgroupBroadcast(wv1_1, 7u);
+        c15_0 = fma(w15_1.y, v0_0.x, c15_0); c15_1 = fma(w15_1.x, v0_0.y, c15_1); c15_1 = fma(w15_1.z, v0_0.x, c15_1); c15_2 = fma(w15_1.y, v0_0.y, c15_2); c15_3 = fma(w15_1.x, v0_0.z, c15_3); c15_3 = fma(w15_1.z, v0_0.y, c15_3); c15_4 = fma(w15_1.y, v0_0.z, c15_4); c15_5 = fma(w15_1.x, v0_0.w, c15_5); c15_5 = fma(w15_1.z, v0_0.z, c15_5); c15_6 = fma(w15_1.y, v0_0.w, c15_6); c15_7 = fma(w15_1.x, v0_1.x, c15_7); c15_7 = fma(w15_1.z, v0_0.w, c15_7);
+    }
+    if (run < p.total) {
+        let o = ((img * p.rows + r0) * p.out_h + iy) * p.out_w + ix0;
+        let plane_out = p.out_h * p.out_w;
+        if (r0 + 0u < p.rows) { out[o + 0u * plane_out + 0u] = c0_0; out[o + 0u * plane_out + 1u] = c0_1; out[o + 0u * plane_out + 2u] = c0_2; out[o + 0u * plane_out + 3u] = c0_3; out[o + 0u * plane_out + 4u] = c0_4; out[o + 0u * plane_out + 5u] = c0_5; out[o + 0u * plane_out + 6u] = c0_6; out[o + 0u * plane_out + 7u] = c0_7; }
+        if (r0 + 1u < p.rows) { out[o + 1u * plane_out + 0u] = c1_0; out[o + 1u * plane_out + 1u] = c1_1; out[o + 1u * plane_out + 2u] = c1_2; out[o + 1u * plane_out + 3u] = c1_3; out[o + 1u * plane_out + 4u] = c1_4; out[o + 1u * plane_out + 5u] = c1_5; out[o + 1u * plane_out + 6u] = c1_6; out[o + 1u * plane_out + 7u] = c1_7; }
+        if (r0 + 2u < p.rows) { out[o + 2u * plane_out + 0u] = c2_0; out[o + 2u * plane_out + 1u] = c2_1; out[o + 2u * plane_out + 2u] = c2_2; out[o + 2u * plane_out + 3u] = c2_3; out[o + 2u * plane_out + 4u] = c2_4; out[o + 2u * plane_out + 5u] = c2_5; out[o + 2u * plane_out + 6u] = c2_6; out[o + 2u * plane_out + 7u] = c2_7; }
+        if (r0 + 3u < p.rows) { out[o + 3u * plane_out + 0u] = c3_0; out[o + 3u * plane_out + 1u] = c3_1; out[o + 3u * plane_out + 2u] = c3_2; out[o + 3u * plane_out + 3u] = c3_3; out[o + 3u * plane_out + 4u] = c3_4; out[o + 3u * plane_out + 5u] = c3_5; out[o + 3u * plane_out + 6u] = c3_6; out[o + 3u * plane_out + 7u] = c3_7; }
+        if (r0 + 4u < p.rows) { out[o + 4u * plane_out + 0u] = c4_0; out[o + 4u * plane_out + 1u] = c4_1; out[o + 4u * plane_out + 2u] = c4_2; out[o + 4u * plane_out + 3u] = c4_3; out[o + 4u * plane_out + 4u] = c4_4; out[o + 4u * plane_out + 5u] = c4_5; out[o + 4u * plane_out + 6u] = c4_6; out[o + 4u * plane_out + 7u] = c4_7; }
+        if (r0 + 5u < p.rows) { out[o + 5u * plane_out + 0u] = c5_0; out[o + 5u * plane_out + 1u] = c5_1; out[o + 5u * plane_out + 2u] = c5_2; out[o + 5u * plane_out + 3u] = c5_3; out[o + 5u * plane_out + 4u] = c5_4; out[o + 5u * plane_out + 5u] = c5_5; out[o + 5u * plane_out + 6u] = c5_6; out[o + 5u * plane_out + 7u] = c5_7; }
+        if (r0 + 6u < p.rows) { out[o + 6u * plane_out + 0u] = c6_0; out[o + 6u * plane_out + 1u] = c6_1; out[o + 6u * plane_out + 2u] = c6_2; out[o + 6u * plane_out + 3u] = c6_3; out[o + 6u * plane_out + 4u] = c6_4; out[o + 6u * plane_out + 5u] = c6_5; out[o + 6u * plane_out + 6u] = c6_6; out[o + 6u * plane_out + 7u] = c6_7; }
+        if (r0 + 7u < p.rows) { out[o + 7u * plane_out + 0u] = c7_0; out[o + 7u * plane_out + 1u] = c7_1; out[o + 7u * plane_out + 2u] = c7_2; out[o + 7u * plane_out + 3u] = c7_3; out[o + 7u * plane_out + 4u] = c7_4; out[o + 7u * plane_out + 5u] = c7_5; out[o + 7u * plane_out + 6u] = c7_6; out[o + 7u * plane_out + 7u] = c7_7; }
+        if (r0 + 8u < p.rows) { out[o + 8u * plane_out + 0u] = c8_0; out[o + 8u * plane_out + 1u] = c8_1; out[o + 8u * plane_out + 2u] = c8_2; out[o + 8u * plane_out + 3u] = c8_3; out[o + 8u * plane_out + 4u] = c8_4; out[o + 8u * plane_out + 5u] = c8_5; out[o + 8u * plane_out + 6u] = c8_6; out[o + 8u * plane_out + 7u] = c8_7; }
+        if (r0 + 9u < p.rows) { out[o + 9u * plane_out + 0u] = c9_0; out[o + 9u * plane_out + 1u] = c9_1; out[o + 9u * plane_out + 2u] = c9_2; out[o + 9u * plane_out + 3u] = c9_3; out[o + 9u * plane_out + 4u] = c9_4; out[o + 9u * plane_out + 5u] = c9_5; out[o + 9u * plane_out + 6u] = c9_6; out[o + 9u * plane_out + 7u] = c9_7; }
+        if (r0 + 10u < p.rows) { out[o + 10u * plane_out + 0u] = c10_0; out[o + 10u * plane_out + 1u] = c10_1; out[o + 10u * plane_out + 2u] = c10_2; out[o + 10u * plane_out + 3u] = c10_3; out[o + 10u * plane_out + 4u] = c10_4; out[o + 10u * plane_out + 5u] = c10_5; out[o + 10u * plane_out + 6u] = c10_6; out[o + 10u * plane_out + 7u] = c10_7; }
+        if (r0 + 11u < p.rows) { out[o + 11u * plane_out + 0u] = c11_0; out[o + 11u * plane_out + 1u] = c11_1; out[o + 11u * plane_out + 2u] = c11_2; out[o + 11u * plane_out + 3u] = c11_3; out[o + 11u * plane_out + 4u] = c11_4; out[o + 11u * plane_out + 5u] = c11_5; out[o + 11u * plane_out + 6u] = c11_6; out[o + 11u * plane_out + 7u] = c11_7; }
+        if (r0 + 12u < p.rows) { out[o + 12u * plane_out + 0u] = c12_0; out[o + 12u * plane_out + 1u] = c12_1; out[o + 12u * plane_out + 2u] = c12_2; out[o + 12u * plane_out + 3u] = c12_3; out[o + 12u * plane_out + 4u] = c12_4; out[o + 12u * plane_out + 5u] = c12_5; out[o + 12u * plane_out + 6u] = c12_6; out[o + 12u * plane_out + 7u] = c12_7; }
+        if (r0 + 13u < p.rows) { out[o + 13u * plane_out + 0u] = c13_0; out[o + 13u * plane_out + 1u] = c13_1; out[o + 13u * plane_out + 2u] = c13_2; out[o + 13u * plane_out + 3u] = c13_3; out[o + 13u * plane_out + 4u] = c13_4; out[o + 13u * plane_out + 5u] = c13_5; out[o + 13u * plane_out + 6u] = c13_6; out[o + 13u * plane_out + 7u] = c13_7; }
+        if (r0 + 14u < p.rows) { out[o + 14u * plane_out + 0u] = c14_0; out[o + 14u * plane_out + 1u] = c14_1; out[o + 14u * plane_out + 2u] = c14_2; out[o + 14u * plane_out + 3u] = c14_3; out[o + 14u * plane_out + 4u] = c14_4; out[o + 14u * plane_out + 5u] = c14_5; out[o + 14u * plane_out + 6u] = c14_6; out[o + 14u * plane_out + 7u] = c14_7; }
+        if (r0 + 15u < p.rows) { out[o + 15u * plane_out + 0u] = c15_0; out[o + 15u * plane_out + 1u] = c15_1; out[o + 15u * plane_out + 2u] = c15_2; out[o + 15u * plane_out + 3u] = c15_3; out[o + 15u * plane_out + 4u] = c15_4; out[o + 15u * plane_out + 5u] = c15_5; out[o + 15u * plane_out + 6u] = c15_6; out[o + 15u * plane_out + 7u] = c15_7; }
+    }
+}
+
+// out[img, r, iy, ix] for the odd rows iy = 2a + 1 of dx: the backward-data pass of a 3x3
+// convolution with padding 1 and stride 2, sum over the dy channels ci < c of
+// w(ci, r, ky, kx) * dy[img, ci, (iy + 1 - ky) / 2, (ix + 1 - kx) / 2] over the taps whose
+// (iy + 1 - ky, ix + 1 - kx) are even and inside dy ([n, c, h, w] as it lies, 4 columns a texel).
+// Here ky is 0 or 2; an even column ix takes kx = 1 and an odd one kx = 0 and 2. The weight
+// operand: texel r * steps + ci * 3 + ky = (w(ci, r, ky, 0), w(ci, r, ky, 1), w(ci, r, ky, 2), 0).
+// One invocation: rows r0 .. r0 + 16 and the run of 8 dx columns ix0 .. ix0 + 7 of one row
+// (run = pos_block * 8 + lane of the n * a_ext * b_ext runs; a_ext rows of this parity, b_ext =
+// out_w / 8), which read the two dy texels from column ix0 / 2.
+// Workgroups: pos_blocks x row blocks, spread over x and y.
+@compute @workgroup_size(8)
+fn conv2d_texture_plain_taps_t_16x8_s2_odd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let block = wid.x + wid.y * nwg.x;
+    let pos_block = block % p.pos_blocks;
+    let r0 = (block / p.pos_blocks) * 16u;
+    let rmax = p.rows - 1u;
+    let run = pos_block * 8u + lid.x;
+    let wr0 = min(r0 + lid.x + 0u, rmax) * p.steps;
+    let wr1 = min(r0 + lid.x + 8u, rmax) * p.steps;
+    let per_image = p.a_ext * p.b_ext;
+    let rc = min(run, p.total - 1u);
+    let img = divide(rc, per_image, p.inv_p);
+    let rest = rc - img * per_image;
+    let a = divide(rest, p.b_ext, p.inv_b);
+    let ix0 = (rest - a * p.b_ext) * 8u;
+    let iy = 2u * a + 1u;
+    let row_texels = p.w / 4u;
+    let t0 = ix0 / 8u;
+    let right_ok = ix0 / 2u + 4u < p.w;
+    let right = select(0.0, 1.0, right_ok);
+    let img_base = img * p.c * p.h * row_texels;
+    let dy_row0 = min(a + 1u, p.h - 1u);
+    let row_ok0 = select(0.0, 1.0, a + 1u < p.h);
+    let dy_row1 = a + 0u;
+    var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;
+    var c1_0 = 0.0; var c1_1 = 0.0; var c1_2 = 0.0; var c1_3 = 0.0; var c1_4 = 0.0; var c1_5 = 0.0; var c1_6 = 0.0; var c1_7 = 0.0;
+    var c2_0 = 0.0; var c2_1 = 0.0; var c2_2 = 0.0; var c2_3 = 0.0; var c2_4 = 0.0; var c2_5 = 0.0; var c2_6 = 0.0; var c2_7 = 0.0;
+    var c3_0 = 0.0; var c3_1 = 0.0; var c3_2 = 0.0; var c3_3 = 0.0; var c3_4 = 0.0; var c3_5 = 0.0; var c3_6 = 0.0; var c3_7 = 0.0;
+    var c4_0 = 0.0; var c4_1 = 0.0; var c4_2 = 0.0; var c4_3 = 0.0; var c4_4 = 0.0; var c4_5 = 0.0; var c4_6 = 0.0; var c4_7 = 0.0;
+    var c5_0 = 0.0; var c5_1 = 0.0; var c5_2 = 0.0; var c5_3 = 0.0; var c5_4 = 0.0; var c5_5 = 0.0; var c5_6 = 0.0; var c5_7 = 0.0;
+    var c6_0 = 0.0; var c6_1 = 0.0; var c6_2 = 0.0; var c6_3 = 0.0; var c6_4 = 0.0; var c6_5 = 0.0; var c6_6 = 0.0; var c6_7 = 0.0;
+    var c7_0 = 0.0; var c7_1 = 0.0; var c7_2 = 0.0; var c7_3 = 0.0; var c7_4 = 0.0; var c7_5 = 0.0; var c7_6 = 0.0; var c7_7 = 0.0;
+    var c8_0 = 0.0; var c8_1 = 0.0; var c8_2 = 0.0; var c8_3 = 0.0; var c8_4 = 0.0; var c8_5 = 0.0; var c8_6 = 0.0; var c8_7 = 0.0;
+    var c9_0 = 0.0; var c9_1 = 0.0; var c9_2 = 0.0; var c9_3 = 0.0; var c9_4 = 0.0; var c9_5 = 0.0; var c9_6 = 0.0; var c9_7 = 0.0;
+    var c10_0 = 0.0; var c10_1 = 0.0; var c10_2 = 0.0; var c10_3 = 0.0; var c10_4 = 0.0; var c10_5 = 0.0; var c10_6 = 0.0; var c10_7 = 0.0;
+    var c11_0 = 0.0; var c11_1 = 0.0; var c11_2 = 0.0; var c11_3 = 0.0; var c11_4 = 0.0; var c11_5 = 0.0; var c11_6 = 0.0; var c11_7 = 0.0;
+    var c12_0 = 0.0; var c12_1 = 0.0; var c12_2 = 0.0; var c12_3 = 0.0; var c12_4 = 0.0; var c12_5 = 0.0; var c12_6 = 0.0; var c12_7 = 0.0;
+    var c13_0 = 0.0; var c13_1 = 0.0; var c13_2 = 0.0; var c13_3 = 0.0; var c13_4 = 0.0; var c13_5 = 0.0; var c13_6 = 0.0; var c13_7 = 0.0;
+    var c14_0 = 0.0; var c14_1 = 0.0; var c14_2 = 0.0; var c14_3 = 0.0; var c14_4 = 0.0; var c14_5 = 0.0; var c14_6 = 0.0; var c14_7 = 0.0;
+    var c15_0 = 0.0; var c15_1 = 0.0; var c15_2 = 0.0; var c15_3 = 0.0; var c15_4 = 0.0; var c15_5 = 0.0; var c15_6 = 0.0; var c15_7 = 0.0;
+    for (var ci = 0u; ci < p.c; ci = ci + 1u) {
+        let plane = img_base + ci * p.h * row_texels;
+        let at0 = plane + dy_row0 * row_texels + t0;
+        let v0_0 = texel(xt, at0) * row_ok0;
+        let v0_1 = texel(xt, select(at0, at0 + 1u, right_ok)) * right * row_ok0;
+        let at1 = plane + dy_row1 * row_texels + t0;
+        let v1_0 = texel(xt, at1);
+        let v1_1 = texel(xt, select(at1, at1 + 1u, right_ok)) * right;
+        let wv0_0 = texel(wt, wr0 + ci * 3u + 0u);
+        let wv0_2 = texel(wt, wr0 + ci * 3u + 2u);
+        let wv1_0 = texel(wt, wr1 + ci * 3u + 0u);
+        let wv1_2 = texel(wt, wr1 + ci * 3u + 2u);
+        let w0_0 = subgroupBroadcast(wv0_0, 0u);
+        let w0_2 = subgroupBroadcast(wv0_2, 0u);
+        c0_0 = fma(w0_0.y, v0_0.x, c0_0); c0_1 = fma(w0_0.x, v0_0.y, c0_1); c0_1 = fma(w0_0.z, v0_0.x, c0_1); c0_2 = fma(w0_0.y, v0_0.y, c0_2); c0_3 = fma(w0_0.x, v0_0.z, c0_3); c0_3 = fma(w0_0.z, v0_0.y, c0_3); c0_4 = fma(w0_0.y, v0_0.z, c0_4); c0_5 = fma(w0_0.x, v0_0.w, c0_5); c0_5 = fma(w0_0.z, v0_0.z, c0_5); c0_6 = fma(w0_0.y, v0_0.w, c0_6); c0_7 = fma(w0_0.x, v0_1.x, c0_7); c0_7 = fma(w0_0.z, v0_0.w, c0_7);
+        c0_0 = fma(w0_2.y, v1_0.x, c0_0); c0_1 = fma(w0_2.x, v1_0.y, c0_1); c0_1 = fma(w0_2.z, v1_0.x, c0_1); c0_2 = fma(w0_2.y, v1_0.y, c0_2); c0_3 = fma(w0_2.x, v1_0.z, c0_3); c0_3 = fma(w0_2.z, v1_0.y, c0_3); c0_4 = fma(w0_2.y, v1_0.z, c0_4); c0_5 = fma(w0_2.x, v1_0.w, c0_5); c0_5 = fma(w0_2.z, v1_0.z, c0_5); c0_6 = fma(w0_2.y, v1_0.w, c0_6); c0_7 = fma(w0_2.x, v1_1.x, c0_7); c0_7 = fma(w0_2.z, v1_0.w, c0_7);
+        let w1_0 = subgroupBroadcast(wv0_0, 1u);
+        let w1_2 = subgroupBroadcast(wv0_2, 1u);
+        c1_0 = fma(w1_0.y, v0_0.x, c1_0); c1_1 = fma(w1_0.x, v0_0.y, c1_1); c1_1 = fma(w1_0.z, v0_0.x, c1_1); c1_2 = fma(w1_0.y, v0_0.y, c1_2); c1_3 = fma(w1_0.x, v0_0.z, c1_3); c1_3 = fma(w1_0.z, v0_0.y, c1_3); c1_4 = fma(w1_0.y, v0_0.z, c1_4); c1_5 = fma(w1_0.x, v0_0.w, c1_5); c1_5 = fma(w1_0.z, v0_0.z, c1_5); c1_6 = fma(w1_0.y, v0_0.w, c1_6); c1_7 = fma(w1_0.x, v0_1.x, c1_7); c1_7 = fma(w1_0.z, v0_0.w, c1_7);
+        c1_0 = fma(w1_2.y, v1_0.x, c1_0); c1_1 = fma(w1_2.x, v1_0.y, c1_1); c1_1 = fma(w1_2.z, v1_0.x, c1_1); c1_2 = fma(w1_2.y, v1_0.y, c1_2); c1_3 = fma(w1_2.x, v1_0.z, c1_3); c1_3 = fma(w1_2.z, v1_0.y, c1_3); c1_4 = fma(w1_2.y, v1_0.z, c1_4); c1_5 = fma(w1_2.x, v1_0.w, c1_5); c1_5 = fma(w1_2.z, v1_0.z, c1_5); c1_6 = fma(w1_2.y, v1_0.w, c1_6); c1_7 = fma(w1_2.x, v1_1.x, c1_7); c1_7 = fma(w1_2.z, v1_0.w, c1_7);
+        let w2_0 = subgroupBroadcast(wv0_0, 2u);
+        let w2_2 = subgroupBroadcast(wv0_2, 2u);
+        c2_0 = fma(w2_0.y, v0_0.x, c2_0); c2_1 = fma(w2_0.x, v0_0.y, c2_1); c2_1 = fma(w2_0.z, v0_0.x, c2_1); c2_2 = fma(w2_0.y, v0_0.y, c2_2); c2_3 = fma(w2_0.x, v0_0.z, c2_3); c2_3 = fma(w2_0.z, v0_0.y, c2_3); c2_4 = fma(w2_0.y, v0_0.z, c2_4); c2_5 = fma(w2_0.x, v0_0.w, c2_5); c2_5 = fma(w2_0.z, v0_0.z, c2_5); c2_6 = fma(w2_0.y, v0_0.w, c2_6); c2_7 = fma(w2_0.x, v0_1.x, c2_7); c2_7 = fma(w2_0.z, v0_0.w, c2_7);
+        c2_0 = fma(w2_2.y, v1_0.x, c2_0); c2_1 = fma(w2_2.x, v1_0.y, c2_1); c2_1 = fma(w2_2.z, v1_0.x, c2_1); c2_2 = fma(w2_2.y, v1_0.y, c2_2); c2_3 = fma(w2_2.x, v1_0.z, c2_3); c2_3 = fma(w2_2.z, v1_0.y, c2_3); c2_4 = fma(w2_2.y, v1_0.z, c2_4); c2_5 = fma(w2_2.x, v1_0.w, c2_5); c2_5 = fma(w2_2.z, v1_0.z, c2_5); c2_6 = fma(w2_2.y, v1_0.w, c2_6); c2_7 = fma(w2_2.x, v1_1.x, c2_7); c2_7 = fma(w2_2.z, v1_0.w, c2_7);
+        let w3_0 = subgroupBroadcast(wv0_0, 3u);
+        let w3_2 = subgroupBroadcast(wv0_2, 3u);
+        c3_0 = fma(w3_0.y, v0_0.x, c3_0); c3_1 = fma(w3_0.x, v0_0.y, c3_1); c3_1 = fma(w3_0.z, v0_0.x, c3_1); c3_2 = fma(w3_0.y, v0_0.y, c3_2); c3_3 = fma(w3_0.x, v0_0.z, c3_3); c3_3 = fma(w3_0.z, v0_0.y, c3_3); c3_4 = fma(w3_0.y, v0_0.z, c3_4); c3_5 = fma(w3_0.x, v0_0.w, c3_5); c3_5 = fma(w3_0.z, v0_0.z, c3_5); c3_6 = fma(w3_0.y, v0_0.w, c3_6); c3_7 = fma(w3_0.x, v0_1.x, c3_7); c3_7 = fma(w3_0.z, v0_0.w, c3_7);
+        c3_0 = fma(w3_2.y, v1_0.x, c3_0); c3_1 = fma(w3_2.x, v1_0.y, c3_1); c3_1 = fma(w3_2.z, v1_0.x, c3_1); c3_2 = fma(w3_2.y, v1_0.y, c3_2); c3_3 = fma(w3_2.x, v1_0.z, c3_3); c3_3 = fma(w3_2.z, v1_0.y, c3_3); c3_4 = fma(w3_2.y, v1_0.z, c3_4); c3_5 = fma(w3_2.x, v1_0.w, c3_5); c3_5 = fma(w3_2.z, v1_0.z, c3_5); c3_6 = fma(w3_2.y, v1_0.w, c3_6); c3_7 = fma(w3_2.x, v1_1.x, c3_7); c3_7 = fma(w3_2.z, v1_0.w, c3_7);
+        let w4_0 = subgroupBroadcast(wv0_0, 4u);
+        let w4_2 = subgroupBroadcast(wv0_2, 4u);
+        c4_0 = fma(w4_0.y, v0_0.x, c4_0); c4_1 = fma(w4_0.x, v0_0.y, c4_1); c4_1 = fma(w4_0.z, v0_0.x, c4_1); c4_2 = fma(w4_0.y, v0_0.y, c4_2); c4_3 = fma(w4_0.x, v0_0.z, c4_3); c4_3 = fma(w4_0.z, v0_0.y, c4_3); c4_4 = fma(w4_0.y, v0_0.z, c4_4); c4_5 = fma(w4_0.x, v0_0.w, c4_5); c4_5 = fma(w4_0.z, v0_0.z, c4_5); c4_6 = fma(w4_0.y, v0_0.w, c4_6); c4_7 = fma(w4_0.x, v0_1.x, c4_7); c4_7 = fma(w4_0.z, v0_0.w, c4_7);
+        c4_0 = fma(w4_2.y, v1_0.x, c4_0); c4_1 = fma(w4_2.x, v1_0.y, c4_1); c4_1 = fma(w4_2.z, v1_0.x, c4_1); c4_2 = fma(w4_2.y, v1_0.y, c4_2); c4_3 = fma(w4_2.x, v1_0.z, c4_3); c4_3 = fma(w4_2.z, v1_0.y, c4_3); c4_4 = fma(w4_2.y, v1_0.z, c4_4); c4_5 = fma(w4_2.x, v1_0.w, c4_5); c4_5 = fma(w4_2.z, v1_0.z, c4_5); c4_6 = fma(w4_2.y, v1_0.w, c4_6); c4_7 = fma(w4_2.x, v1_1.x, c4_7); c4_7 = fma(w4_2.z, v1_0.w, c4_7);
+        let w5_0 = subgroupBroadcast(wv0_0, 5u);
+        let w5_2 = subgroupBroadcast(wv0_2, 5u);
+        c5_0 = fma(w5_0.y, v0_0.x, c5_0); c5_1 = fma(w5_0.x, v0_0.y, c5_1); c5_1 = fma(w5_0.z, v0_0.x, c5_1); c5_2 = fma(w5_0.y, v0_0.y, c5_2); c5_3 = fma(w5_0.x, v0_0.z, c5_3); c5_3 = fma(w5_0.z, v0_0.y, c5_3); c5_4 = fma(w5_0.y, v0_0.z, c5_4); c5_5 = fma(w5_0.x, v0_0.w, c5_5); c5_5 = fma(w5_0.z, v0_0.z, c5_5); c5_6 = fma(w5_0.y, v0_0.w, c5_6); c5_7 = fma(w5_0.x, v0_1.x, c5_7); c5_7 = fma(w5_0.z, v0_0.w, c5_7);
+        c5_0 = fma(w5_2.y, v1_0.x, c5_0); c5_1 = fma(w5_2.x, v1_0.y, c5_1); c5_1 = fma(w5_2.z, v1_0.x, c5_1); c5_2 = fma(w5_2.y, v1_0.y, c5_2); c5_3 = fma(w5_2.x, v1_0.z, c5_3); c5_3 = fma(w5_2.z, v1_0.y, c5_3); c5_4 = fma(w5_2.y, v1_0.z, c5_4); c5_5 = fma(w5_2.x, v1_0.w, c5_5); c5_5 = fma(w5_2.z, v1_0.z, c5_5); c5_6 = fma(w5_2.y, v1_0.w, c5_6); c5_7 = fma(w5_2.x, v1_1.x, c5_7); c5_7 = fma(w5_2.z, v1_0.w, c5_7);
+        let w6_0 = subgroupBroadcast(wv0_0, 6u);
+        let w6_2 = subgroupBroadcast(wv0_2, 6u);
+        c6_0 = fma(w6_0.y, v0_0.x, c6_0); c6_1 = fma(w6_0.x, v0_0.y, c6_1); c6_1 = fma(w6_0.z, v0_0.x, c6_1); c6_2 = fma(w6_0.y, v0_0.y, c6_2); c6_3 = fma(w6_0.x, v0_0.z, c6_3); c6_3 = fma(w6_0.z, v0_0.y, c6_3); c6_4 = fma(w6_0.y, v0_0.z, c6_4); c6_5 = fma(w6_0.x, v0_0.w, c6_5); c6_5 = fma(w6_0.z, v0_0.z, c6_5); c6_6 = fma(w6_0.y, v0_0.w, c6_6); c6_7 = fma(w6_0.x, v0_1.x, c6_7); c6_7 = fma(w6_0.z, v0_0.w, c6_7);
+        c6_0 = fma(w6_2.y, v1_0.x, c6_0); c6_1 = fma(w6_2.x, v1_0.y, c6_1); c6_1 = fma(w6_2.z, v1_0.x, c6_1); c6_2 = fma(w6_2.y, v1_0.y, c6_2); c6_3 = fma(w6_2.x, v1_0.z, c6_3); c6_3 = fma(w6_2.z, v1_0.y, c6_3); c6_4 = fma(w6_2.y, v1_0.z, c6_4); c6_5 = fma(w6_2.x, v1_0.w, c6_5); c6_5 = fma(w6_2.z, v1_0.z, c6_5); c6_6 = fma(w6_2.y, v1_0.w, c6_6); c6_7 = fma(w6_2.x, v1_1.x, c6_7); c6_7 = fma(w6_2.z, v1_0.w, c6_7);
+        let w7_0 = subgroupBroadcast(wv0_0, 7u);
+        let w7_2 = subgroupBroadcast(wv0_2, 7u);
+        c7_0 = fma(w7_0.y, v0_0.x, c7_0); c7_1 = fma(w7_0.x, v0_0.y, c7_1); c7_1 = fma(w7_0.z, v0_0.x, c7_1); c7_2 = fma(w7_0.y, v0_0.y, c7_2); c7_3 = fma(w7_0.x, v0_0.z, c7_3); c7_3 = fma(w7_0.z, v0_0.y, c7_3); c7_4 = fma(w7_0.y, v0_0.z, c7_4); c7_5 = fma(w7_0.x, v0_0.w, c7_5); c7_5 = fma(w7_0.z, v0_0.z, c7_5); c7_6 = fma(w7_0.y, v0_0.w, c7_6); c7_7 = fma(w7_0.x, v0_1.x, c7_7); c7_7 = fma(w7_0.z, v0_0.w, c7_7);
+        c7_0 = fma(w7_2.y, v1_0.x, c7_0); c7_1 = fma(w7_2.x, v1_0.y, c7_1); c7_1 = fma(w7_2.z, v1_0.x, c7_1); c7_2 = fma(w7_2.y, v1_0.y, c7_2); c7_3 = fma(w7_2.x, v1_0.z, c7_3); c7_3 = fma(w7_2.z, v1_0.y, c7_3); c7_4 = fma(w7_2.y, v1_0.z, c7_4); c7_5 = fma(w7_2.x, v1_0.w, c7_5); c7_5 = fma(w7_2.z, v1_0.z, c7_5); c7_6 = fma(w7_2.y, v1_0.w, c7_6); c7_7 = fma(w7_2.x, v1_1.x, c7_7); c7_7 = fma(w7_2.z, v1_0.w, c7_7);
+        let w8_0 = subgroupBroadcast(wv1_0, 0u);
+        let w8_2 = subgroupBroadcast(wv1_2, 0u);
+        c8_0 = fma(w8_0.y, v0_0.x, c8_0); c8_1 = fma(w8_0.x, v0_0.y, c8_1); c8_1 = fma(w8_0.z, v0_0.x, c8_1); c8_2 = fma(w8_0.y, v0_0.y, c8_2); c8_3 = fma(w8_0.x, v0_0.z, c8_3); c8_3 = fma(w8_0.z, v0_0.y, c8_3); c8_4 = fma(w8_0.y, v0_0.z, c8_4); c8_5 = fma(w8_0.x, v0_0.w, c8_5); c8_5 = fma(w8_0.z, v0_0.z, c8_5); c8_6 = fma(w8_0.y, v0_0.w, c8_6); c8_7 = fma(w8_0.x, v0_1.x, c8_7); c8_7 = fma(w8_0.z, v0_0.w, c8_7);
+        c8_0 = fma(w8_2.y, v1_0.x, c8_0); c8_1 = fma(w8_2.x, v1_0.y, c8_1); c8_1 = fma(w8_2.z, v1_0.x, c8_1); c8_2 = fma(w8_2.y, v1_0.y, c8_2); c8_3 = fma(w8_2.x, v1_0.z, c8_3); c8_3 = fma(w8_2.z, v1_0.y, c8_3); c8_4 = fma(w8_2.y, v1_0.z, c8_4); c8_5 = fma(w8_2.x, v1_0.w, c8_5); c8_5 = fma(w8_2.z, v1_0.z, c8_5); c8_6 = fma(w8_2.y, v1_0.w, c8_6); c8_7 = fma(w8_2.x, v1_1.x, c8_7); c8_7 = fma(w8_2.z, v1_0.w, c8_7);
+        let w9_0 = subgroupBroadcast(wv1_0, 1u);
+        let w9_2 = subgroupBroadcast(wv1_2, 1u);
+        c9_0 = fma(w9_0.y, v0_0.x, c9_0); c9_1 = fma(w9_0.x, v0_0.y, c9_1); c9_1 = fma(w9_0.z, v0_0.x, c9_1); c9_2 = fma(w9_0.y, v0_0.y, c9_2); c9_3 = fma(w9_0.x, v0_0.z, c9_3); c9_3 = fma(w9_0.z, v0_0.y, c9_3); c9_4 = fma(w9_0.y, v0_0.z, c9_4); c9_5 = fma(w9_0.x, v0_0.w, c9_5); c9_5 = fma(w9_0.z, v0_0.z, c9_5); c9_6 = fma(w9_0.y, v0_0.w, c9_6); c9_7 = fma(w9_0.x, v0_1.x, c9_7); c9_7 = fma(w9_0.z, v0_0.w, c9_7);
+        c9_0 = fma(w9_2.y, v1_0.x, c9_0); c9_1 = fma(w9_2.x, v1_0.y, c9_1); c9_1 = fma(w9_2.z, v1_0.x, c9_1); c9_2 = fma(w9_2.y, v1_0.y, c9_2); c9_3 = fma(w9_2.x, v1_0.z, c9_3); c9_3 = fma(w9_2.z, v1_0.y, c9_3); c9_4 = fma(w9_2.y, v1_0.z, c9_4); c9_5 = fma(w9_2.x, v1_0.w, c9_5); c9_5 = fma(w9_2.z, v1_0.z, c9_5); c9_6 = fma(w9_2.y, v1_0.w, c9_6); c9_7 = fma(w9_2.x, v1_1.x, c9_7); c9_7 = fma(w9_2.z, v1_0.w, c9_7);
+        let w10_0 = subgroupBroadcast(wv1_0, 2u);
+        let w10_2 = subgroupBroadcast(wv1_2, 2u);
+        c10_0 = fma(w10_0.y, v0_0.x, c10_0); c10_1 = fma(w10_0.x, v0_0.y, c10_1); c10_1 = fma(w10_0.z, v0_0.x, c10_1); c10_2 = fma(w10_0.y, v0_0.y, c10_2); c10_3 = fma(w10_0.x, v0_0.z, c10_3); c10_3 = fma(w10_0.z, v0_0.y, c10_3); c10_4 = fma(w10_0.y, v0_0.z, c10_4); c10_5 = fma(w10_0.x, v0_0.w, c10_5); c10_5 = fma(w10_0.z, v0_0.z, c10_5); c10_6 = fma(w10_0.y, v0_0.w, c10_6); c10_7 = fma(w10_0.x, v0_1.x, c10_7); c10_7 = fma(w10_0.z, v0_0.w, c10_7);
+        c10_0 = fma(w10_2.y, v1_0.x, c10_0); c10_1 = fma(w10_2.x, v1_0.y, c10_1); c10_1 = fma(w10_2.z, v1_0.x, c10_1); c10_2 = fma(w10_2.y, v1_0.y, c10_2); c10_3 = fma(w10_2.x, v1_0.z, c10_3); c10_3 = fma(w10_2.z, v1_0.y, c10_3); c10_4 = fma(w10_2.y, v1_0.z, c10_4); c10_5 = fma(w10_2.x, v1_0.w, c10_5); c10_5 = fma(w10_2.z, v1_0.z, c10_5); c10_6 = fma(w10_2.y, v1_0.w, c10_6); c10_7 = fma(w10_2.x, v1_1.x, c10_7); c10_7 = fma(w10_2.z, v1_0.w, c10_7);
+        let w11_0 = subgroupBroadcast(wv1_0, 3u);
+        let w11_2 = subgroupBroadcast(wv1_2, 3u);
+        c11_0 = fma(w11_0.y, v0_0.x, c11_0); c11_1 = fma(w11_0.x, v0_0.y, c11_1); c11_1 = fma(w11_0.z, v0_0.x, c11_1); c11_2 = fma(w11_0.y, v0_0.y, c11_2); c11_3 = fma(w11_0.x, v0_0.z, c11_3); c11_3 = fma(w11_0.z, v0_0.y, c11_3); c11_4 = fma(w11_0.y, v0_0.z, c11_4); c11_5 = fma(w11_0.x, v0_0.w, c11_5); c11_5 = fma(w11_0.z, v0_0.z, c11_5); c11_6 = fma(w11_0.y, v0_0.w, c11_6); c11_7 = fma(w11_0.x, v0_1.x, c11_7); c11_7 = fma(w11_0.z, v0_0.w, c11_7);
+        c11_0 = fma(w11_2.y, v1_0.x, c11_0); c11_1 = fma(w11_2.x, v1_0.y, c11_1); c11_1 = fma(w11_2.z, v1_0.x, c11_1); c11_2 = fma(w11_2.y, v1_0.y, c11_2); c11_3 = fma(w11_2.x, v1_0.z, c11_3); c11_3 = fma(w11_2.z, v1_0.y, c11_3); c11_4 = fma(w11_2.y, v1_0.z, c11_4); c11_5 = fma(w11_2.x, v1_0.w, c11_5); c11_5 = fma(w11_2.z, v1_0.z, c11_5); c11_6 = fma(w11_2.y, v1_0.w, c11_6); c11_7 = fma(w11_2.x, v1_1.x, c11_7); c11_7 = fma(w11_2.z, v1_0.w, c11_7);
+        let w12_0 = subgroupBroadcast(wv1_0, 4u);
+        let w12_2 = subgroupBroadcast(wv1_2, 4u);
+        c12_0 = fma(w12_0.y, v0_0.x, c12_0); c12_1 = fma(w12_0.x, v0_0.y, c12_1); c12_1 = fma(w12_0.z, v0_0.x, c12_1); c12_2 = fma(w12_0.y, v0_0.y, c12_2); c12_3 = fma(w12_0.x, v0_0.z, c12_3); c12_3 = fma(w12_0.z, v0_0.y, c12_3); c12_4 = fma(w12_0.y, v0_0.z, c12_4); c12_5 = fma(w12_0.x, v0_0.w, c12_5); c12_5 = fma(w12_0.z, v0_0.z, c12_5); c12_6 = fma(w12_0.y, v0_0.w, c12_6); c12_7 = fma(w12_0.x, v0_1.x, c12_7); c12_7 = fma(w12_0.z, v0_0.w, c12_7);
+        c12_0 = fma(w12_2.y, v1_0.x, c12_0); c12_1 = fma(w12_2.x, v1_0.y, c12_1); c12_1 = fma(w12_2.z, v1_0.x, c12_1); c12_2 = fma(w12_2.y, v1_0.y, c12_2); c12_3 = fma(w12_2.x, v1_0.z, c12_3); c12_3 = fma(w12_2.z, v1_0.y, c12_3); c12_4 = fma(w12_2.y, v1_0.z, c12_4); c12_5 = fma(w12_2.x, v1_0.w, c12_5); c12_5 = fma(w12_2.z, v1_0.z, c12_5); c12_6 = fma(w12_2.y, v1_0.w, c12_6); c12_7 = fma(w12_2.x, v1_1.x, c12_7); c12_7 = fma(w12_2.z, v1_0.w, c12_7);
+        let w13_0 = subgroupBroadcast(wv1_0, 5u);
+        let w13_2 = subgroupBroadcast(wv1_2, 5u);
+        c13_0 = fma(w13_0.y, v0_0.x, c13_0); c13_1 = fma(w13_0.x, v0_0.y, c13_1); c13_1 = fma(w13_0.z, v0_0.x, c13_1); c13_2 = fma(w13_0.y, v0_0.y, c13_2); c13_3 = fma(w13_0.x, v0_0.z, c13_3); c13_3 = fma(w13_0.z, v0_0.y, c13_3); c13_4 = fma(w13_0.y, v0_0.z, c13_4); c13_5 = fma(w13_0.x, v0_0.w, c13_5); c13_5 = fma(w13_0.z, v0_0.z, c13_5); c13_6 = fma(w13_0.y, v0_0.w, c13_6); c13_7 = fma(w13_0.x, v0_1.x, c13_7); c13_7 = fma(w13_0.z, v0_0.w, c13_7);
+        c13_0 = fma(w13_2.y, v1_0.x, c13_0); c13_1 = fma(w13_2.x, v1_0.y, c13_1); c13_1 = fma(w13_2.z, v1_0.x, c13_1); c13_2 = fma(w13_2.y, v1_0.y, c13_2); c13_3 = fma(w13_2.x, v1_0.z, c13_3); c13_3 = fma(w13_2.z, v1_0.y, c13_3); c13_4 = fma(w13_2.y, v1_0.z, c13_4); c13_5 = fma(w13_2.x, v1_0.w, c13_5); c13_5 = fma(w13_2.z, v1_0.z, c13_5); c13_6 = fma(w13_2.y, v1_0.w, c13_6); c13_7 = fma(w13_2.x, v1_1.x, c13_7); c13_7 = fma(w13_2.z, v1_0.w, c13_7);
+        let w14_0 = subgroupBroadcast(wv1_0, 6u);
+        let w14_2 = subgroupBroadcast(wv1_2, 6u);
+        c14_0 = fma(w14_0.y, v0_0.x, c14_0); c14_1 = fma(w14_0.x, v0_0.y, c14_1); c14_1 = fma(w14_0.z, v0_0.x, c14_1); c14_2 = fma(w14_0.y, v0_0.y, c14_2); c14_3 = fma(w14_0.x, v0_0.z, c14_3); c14_3 = fma(w14_0.z, v0_0.y, c14_3); c14_4 = fma(w14_0.y, v0_0.z, c14_4); c14_5 = fma(w14_0.x, v0_0.w, c14_5); c14_5 = fma(w14_0.z, v0_0.z, c14_5); c14_6 = fma(w14_0.y, v0_0.w, c14_6); c14_7 = fma(w14_0.x, v0_1.x, c14_7); c14_7 = fma(w14_0.z, v0_0.w, c14_7);
+        c14_0 = fma(w14_2.y, v1_0.x, c14_0); c14_1 = fma(w14_2.x, v1_0.y, c14_1); c14_1 = fma(w14_2.z, v1_0.x, c14_1); c14_2 = fma(w14_2.y, v1_0.y, c14_2); c14_3 = fma(w14_2.x, v1_0.z, c14_3); c14_3 = fma(w14_2.z, v1_0.y, c14_3); c14_4 = fma(w14_2.y, v1_0.z, c14_4); c14_5 = fma(w14_2.x, v1_0.w, c14_5); c14_5 = fma(w14_2.z, v1_0.z, c14_5); c14_6 = fma(w14_2.y, v1_0.w, c14_6); c14_7 = fma(w14_2.x, v1_1.x, c14_7); c14_7 = fma(w14_2.z, v1_0.w, c14_7);
+        let w15_0 = subgroupBroadcast(wv1_0, 7u);
+        let w15_2 = subgroupBroadcast(wv1_2, 7u);
+        c15_0 = fma(w15_0.y, v0_0.x, c15_0); c15_1 = fma(w15_0.x, v0_0.y, c15_1); c15_1 = fma(w15_0.z, v0_0.x, c15_1); c15_2 = fma(w15_0.y, v0_0.y, c15_2); c15_3 = fma(w15_0.x, v0_0.z, c15_3); c15_3 = fma(w15_0.z, v0_0.y, c15_3); c15_4 = fma(w15_0.y, v0_0.z, c15_4); c15_5 = fma(w15_0.x, v0_0.w, c15_5); c15_5 = fma(w15_0.z, v0_0.z, c15_5); c15_6 = fma(w15_0.y, v0_0.w, c15_6); c15_7 = fma(w15_0.x, v0_1.x, c15_7); c15_7 = fma(w15_0.z, v0_0.w, c15_7);
+        c15_0 = fma(w15_2.y, v1_0.x, c15_0); c15_1 = fma(w15_2.x, v1_0.y, c15_1); c15_1 = fma(w15_2.z, v1_0.x, c15_1); c15_2 = fma(w15_2.y, v1_0.y, c15_2); c15_3 = fma(w15_2.x, v1_0.z, c15_3); c15_3 = fma(w15_2.z, v1_0.y, c15_3); c15_4 = fma(w15_2.y, v1_0.z, c15_4); c15_5 = fma(w15_2.x, v1_0.w, c15_5); c15_5 = fma(w15_2.z, v1_0.z, c15_5); c15_6 = fma(w15_2.y, v1_0.w, c15_6); c15_7 = fma(w15_2.x, v1_1.x, c15_7); c15_7 = fma(w15_2.z, v1_0.w, c15_7);
+    }
+    if (run < p.total) {
+        let o = ((img * p.rows + r0) * p.out_h + iy) * p.out_w + ix0;
+        let plane_out = p.out_h * p.out_w;
+        if (r0 + 0u < p.rows) { out[o + 0u * plane_out + 0u] = c0_0; out[o + 0u * plane_out + 1u] = c0_1; out[o + 0u * plane_out + 2u] = c0_2; out[o + 0u * plane_out + 3u] = c0_3; out[o + 0u * plane_out + 4u] = c0_4; out[o + 0u * plane_out + 5u] = c0_5; out[o + 0u * plane_out + 6u] = c0_6; out[o + 0u * plane_out + 7u] = c0_7; }
+        if (r0 + 1u < p.rows) { out[o + 1u * plane_out + 0u] = c1_0; out[o + 1u * plane_out + 1u] = c1_1; out[o + 1u * plane_out + 2u] = c1_2; out[o + 1u * plane_out + 3u] = c1_3; out[o + 1u * plane_out + 4u] = c1_4; out[o + 1u * plane_out + 5u] = c1_5; out[o + 1u * plane_out + 6u] = c1_6; out[o + 1u * plane_out + 7u] = c1_7; }
+        if (r0 + 2u < p.rows) { out[o + 2u * plane_out + 0u] = c2_0; out[o + 2u * plane_out + 1u] = c2_1; out[o + 2u * plane_out + 2u] = c2_2; out[o + 2u * plane_out + 3u] = c2_3; out[o + 2u * plane_out + 4u] = c2_4; out[o + 2u * plane_out + 5u] = c2_5; out[o + 2u * plane_out + 6u] = c2_6; out[o + 2u * plane_out + 7u] = c2_7; }
+        if (r0 + 3u < p.rows) { out[o + 3u * plane_out + 0u] = c3_0; out[o + 3u * plane_out + 1u] = c3_1; out[o + 3u * plane_out + 2u] = c3_2; out[o + 3u * plane_out + 3u] = c3_3; out[o + 3u * plane_out + 4u] = c3_4; out[o + 3u * plane_out + 5u] = c3_5; out[o + 3u * plane_out + 6u] = c3_6; out[o + 3u * plane_out + 7u] = c3_7; }
+        if (r0 + 4u < p.rows) { out[o + 4u * plane_out + 0u] = c4_0; out[o + 4u * plane_out + 1u] = c4_1; out[o + 4u * plane_out + 2u] = c4_2; out[o + 4u * plane_out + 3u] = c4_3; out[o + 4u * plane_out + 4u] = c4_4; out[o + 4u * plane_out + 5u] = c4_5; out[o + 4u * plane_out + 6u] = c4_6; out[o + 4u * plane_out + 7u] = c4_7; }
+        if (r0 + 5u < p.rows) { out[o + 5u * plane_out + 0u] = c5_0; out[o + 5u * plane_out + 1u] = c5_1; out[o + 5u * plane_out + 2u] = c5_2; out[o + 5u * plane_out + 3u] = c5_3; out[o + 5u * plane_out + 4u] = c5_4; out[o + 5u * plane_out + 5u] = c5_5; out[o + 5u * plane_out + 6u] = c5_6; out[o + 5u * plane_out + 7u] = c5_7; }
+        if (r0 + 6u < p.rows) { out[o + 6u * plane_out + 0u] = c6_0; out[o + 6u * plane_out + 1u] = c6_1; out[o + 6u * plane_out + 2u] = c6_2; out[o + 6u * plane_out + 3u] = c6_3; out[o + 6u * plane_out + 4u] = c6_4; out[o + 6u * plane_out + 5u] = c6_5; out[o + 6u * plane_out + 6u] = c6_6; out[o + 6u * plane_out + 7u] = c6_7; }
+        if (r0 + 7u < p.rows) { out[o + 7u * plane_out + 0u] = c7_0; out[o + 7u * plane_out + 1u] = c7_1; out[o + 7u * plane_out + 2u] = c7_2; out[o + 7u * plane_out + 3u] = c7_3; out[o + 7u * plane_out + 4u] = c7_4; out[o + 7u * plane_out + 5u] = c7_5; out[o + 7u * plane_out + 6u] = c7_6; out[o + 7u * plane_out + 7u] = c7_7; }
+        if (r0 + 8u < p.rows) { out[o + 8u * plane_out + 0u] = c8_0; out[o + 8u * plane_out + 1u] = c8_1; out[o + 8u * plane_out + 2u] = c8_2; out[o + 8u * plane_out + 3u] = c8_3; out[o + 8u * plane_out + 4u] = c8_4; out[o + 8u * plane_out + 5u] = c8_5; out[o + 8u * plane_out + 6u] = c8_6; out[o + 8u * plane_out + 7u] = c8_7; }
+        if (r0 + 9u < p.rows) { out[o + 9u * plane_out + 0u] = c9_0; out[o + 9u * plane_out + 1u] = c9_1; out[o + 9u * plane_out + 2u] = c9_2; out[o + 9u * plane_out + 3u] = c9_3; out[o + 9u * plane_out + 4u] = c9_4; out[o + 9u * plane_out + 5u] = c9_5; out[o + 9u * plane_out + 6u] = c9_6; out[o + 9u * plane_out + 7u] = c9_7; }
+        if (r0 + 10u < p.rows) { out[o + 10u * plane_out + 0u] = c10_0; out[o + 10u * plane_out + 1u] = c10_1; out[o + 10u * plane_out + 2u] = c10_2; out[o + 10u * plane_out + 3u] = c10_3; out[o + 10u * plane_out + 4u] = c10_4; out[o + 10u * plane_out + 5u] = c10_5; out[o + 10u * plane_out + 6u] = c10_6; out[o + 10u * plane_out + 7u] = c10_7; }
+        if (r0 + 11u < p.rows) { out[o + 11u * plane_out + 0u] = c11_0; out[o + 11u * plane_out + 1u] = c11_1; out[o + 11u * plane_out + 2u] = c11_2; out[o + 11u * plane_out + 3u] = c11_3; out[o + 11u * plane_out + 4u] = c11_4; out[o + 11u * plane_out + 5u] = c11_5; out[o + 11u * plane_out + 6u] = c11_6; out[o + 11u * plane_out + 7u] = c11_7; }
+        if (r0 + 12u < p.rows) { out[o + 12u * plane_out + 0u] = c12_0; out[o + 12u * plane_out + 1u] = c12_1; out[o + 12u * plane_out + 2u] = c12_2; out[o + 12u * plane_out + 3u] = c12_3; out[o + 12u * plane_out + 4u] = c12_4; out[o + 12u * plane_out + 5u] = c12_5; out[o + 12u * plane_out + 6u] = c12_6; out[o + 12u * plane_out + 7u] = c12_7; }
+        if (r0 + 13u < p.rows) { out[o + 13u * plane_out + 0u] = c13_0; out[o + 13u * plane_out + 1u] = c13_1; out[o + 13u * plane_out + 2u] = c13_2; out[o + 13u * plane_out + 3u] = c13_3; out[o + 13u * plane_out + 4u] = c13_4; out[o + 13u * plane_out + 5u] = c13_5; out[o + 13u * plane_out + 6u] = c13_6; out[o + 13u * plane_out + 7u] = c13_7; }
+        if (r0 + 14u < p.rows) { out[o + 14u * plane_out + 0u] = c14_0; out[o + 14u * plane_out + 1u] = c14_1; out[o + 14u * plane_out + 2u] = c14_2; out[o + 14u * plane_out + 3u] = c14_3; out[o + 14u * plane_out + 4u] = c14_4; out[o + 14u * plane_out + 5u] = c14_5; out[o + 14u * plane_out + 6u] = c14_6; out[o + 14u * plane_out + 7u] = c14_7; }
+        if (r0 + 15u < p.rows) { out[o + 15u * plane_out + 0u] = c15_0; out[o + 15u * plane_out + 1u] = c15_1; out[o + 15u * plane_out + 2u] = c15_2; out[o + 15u * plane_out + 3u] = c15_3; out[o + 15u * plane_out + 4u] = c15_4; out[o + 15u * plane_out + 5u] = c15_5; out[o + 15u * plane_out + 6u] = c15_6; out[o + 15u * plane_out + 7u] = c15_7; }
+    }
+}
+
 // Partial sums of the weight gradient of a 3x3 convolution with padding 1 and stride 1, x and dy
 // as they lie (see conv2d_texture_plain_taps_*), in the layout conv2d_texture_weight_reduce adds:
 // partial[((combo * chunks + chunk) * 8 + lane) * 576 + (r * 9 + t) * 4 + j] = sum over the runs

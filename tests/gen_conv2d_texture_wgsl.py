@@ -420,6 +420,89 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     return "\n".join(o) + "\n"
 
 
+def plain_transposed_entry(parity):
+    """Backward-data at stride 2, for the dx rows of one parity (the kernel rows that reach a
+    dx row depend on its parity, so each dispatch keeps them uniform across the subgroup)."""
+    rows = 16
+    name = f"conv2d_texture_plain_taps_t_{rows}x{PLAIN_RUN}_s2_{'odd' if parity else 'even'}"
+    fetchers = rows // W
+    # (kernel row, dy row offset from a, whether the dy row can lie past the last one)
+    row_taps = [(0, 1, True), (2, 0, False)] if parity else [(1, 0, False)]
+    o = [f"""
+// out[img, r, iy, ix] for the {'odd' if parity else 'even'} rows iy = 2a + {parity} of dx: the backward-data pass of a 3x3
+// convolution with padding 1 and stride 2, sum over the dy channels ci < c of
+// w(ci, r, ky, kx) * dy[img, ci, (iy + 1 - ky) / 2, (ix + 1 - kx) / 2] over the taps whose
+// (iy + 1 - ky, ix + 1 - kx) are even and inside dy ([n, c, h, w] as it lies, 4 columns a texel).
+// Here ky is {' or '.join(str(k) for k, _, _ in row_taps)}; an even column ix takes kx = 1 and an odd one kx = 0 and 2. The weight
+// operand: texel r * steps + ci * 3 + ky = (w(ci, r, ky, 0), w(ci, r, ky, 1), w(ci, r, ky, 2), 0).
+// One invocation: rows r0 .. r0 + {rows} and the run of {PLAIN_RUN} dx columns ix0 .. ix0 + {PLAIN_RUN - 1} of one row
+// (run = pos_block * {W} + lane of the n * a_ext * b_ext runs; a_ext rows of this parity, b_ext =
+// out_w / {PLAIN_RUN}), which read the two dy texels from column ix0 / 2.
+// Workgroups: pos_blocks x row blocks, spread over x and y.
+@compute @workgroup_size({W})
+fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{
+    let block = wid.x + wid.y * nwg.x;
+    let pos_block = block % p.pos_blocks;
+    let r0 = (block / p.pos_blocks) * {rows}u;
+    let rmax = p.rows - 1u;
+    let run = pos_block * {W}u + lid.x;"""]
+    for u in range(fetchers):
+        o.append(f"    let wr{u} = min(r0 + lid.x + {W * u}u, rmax) * p.steps;")
+    o += [f"    let per_image = p.a_ext * p.b_ext;",
+          f"    let rc = min(run, p.total - 1u);",
+          f"    let img = divide(rc, per_image, p.inv_p);",
+          f"    let rest = rc - img * per_image;",
+          f"    let a = divide(rest, p.b_ext, p.inv_b);",
+          f"    let ix0 = (rest - a * p.b_ext) * {PLAIN_RUN}u;",
+          f"    let iy = 2u * a + {parity}u;",
+          f"    let row_texels = p.w / 4u;",
+          f"    let t0 = ix0 / 8u;",
+          # The run's last odd column reaches dy column ix0 / 2 + 4, past the row for the last run.
+          f"    let right_ok = ix0 / 2u + 4u < p.w;",
+          f"    let right = select(0.0, 1.0, right_ok);",
+          f"    let img_base = img * p.c * p.h * row_texels;"]
+    for i, (ky, off, past) in enumerate(row_taps):
+        if past:
+            o.append(f"    let dy_row{i} = min(a + {off}u, p.h - 1u);")
+            o.append(f"    let row_ok{i} = select(0.0, 1.0, a + {off}u < p.h);")
+        else:
+            o.append(f"    let dy_row{i} = a + {off}u;")
+    for r in range(rows):
+        o.append("    " + " ".join(f"var c{r}_{q} = 0.0;" for q in range(PLAIN_RUN)))
+    o.append("    for (var ci = 0u; ci < p.c; ci = ci + 1u) {")
+    ind = " " * 8
+    o.append(f"{ind}let plane = img_base + ci * p.h * row_texels;")
+    for i, (ky, off, past) in enumerate(row_taps):
+        o.append(f"{ind}let at{i} = plane + dy_row{i} * row_texels + t0;")
+        f0 = f" * row_ok{i}" if past else ""
+        o.append(f"{ind}let v{i}_0 = texel(xt, at{i}){f0};")
+        o.append(f"{ind}let v{i}_1 = texel(xt, select(at{i}, at{i} + 1u, right_ok)) * right{f0};")
+    for u in range(fetchers):
+        for ky, _, _ in row_taps:
+            o.append(f"{ind}let wv{u}_{ky} = texel(wt, wr{u} + ci * 3u + {ky}u);")
+    win = lambda i, f: f"v{i}_{f // 4}.{COMPS[f % 4]}"
+    for r in range(rows):
+        for ky, _, _ in row_taps:
+            o.append(f"{ind}let w{r}_{ky} = subgroupBroadcast(wv{r // W}_{ky}, {r % W}u);")
+        for i, (ky, _, _) in enumerate(row_taps):
+            terms = []
+            for q in range(PLAIN_RUN):
+                if q % 2 == 0:
+                    terms.append(f"c{r}_{q} = fma(w{r}_{ky}.y, {win(i, q // 2)}, c{r}_{q});")
+                else:
+                    terms.append(f"c{r}_{q} = fma(w{r}_{ky}.x, {win(i, (q + 1) // 2)}, c{r}_{q}); c{r}_{q} = fma(w{r}_{ky}.z, {win(i, (q - 1) // 2)}, c{r}_{q});")
+            o.append(ind + " ".join(terms))
+    o.append("    }")
+    o.append("    if (run < p.total) {")
+    o.append("        let o = ((img * p.rows + r0) * p.out_h + iy) * p.out_w + ix0;")
+    o.append("        let plane_out = p.out_h * p.out_w;")
+    for r in range(rows):
+        o.append(f"        if (r0 + {r}u < p.rows) {{ " + " ".join(f"out[o + {r}u * plane_out + {q}u] = c{r}_{q};" for q in range(PLAIN_RUN)) + " }")
+    o.append("    }")
+    o.append("}")
+    return "\n".join(o) + "\n"
+
+
 def plain_grad_entry(stride):
     rows = GRAD_ROWS
     o = [f"""
@@ -502,6 +585,7 @@ def generate():
     return (HEADER + BINDINGS + texel_fn() + pack_entries() + "".join(taps_entry(q) for q in TAP_POS)
             + "".join(grad_entry(t) for t in GRAD_TAPS) + reduce + PLAIN_WEIGHTS
             + "".join(plain_taps_entry(r, st) for st in PLAIN_STRIDES for r in PLAIN_ROWS[st])
+            + "".join(plain_transposed_entry(parity) for parity in (0, 1))
             + "".join(plain_grad_entry(st) for st in PLAIN_STRIDES))
 
 

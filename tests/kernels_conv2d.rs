@@ -237,12 +237,12 @@ fn texture_shapes() -> Vec<Conv2dShape> {
 /// 3x3 shapes with padding 1 the plain texture kernels take, with the passes they take them for
 /// (forward, backward-data, backward-weight): one run of 8 columns per row and batch 1 (the stem:
 /// 3 input channels, so backward-data has 3 rows), 5 channels and 20 rows (partial groups and
-/// blocks), stride 2 with a ragged last workgroup (15 runs; backward-data packed), and 4 rows.
+/// blocks), stride 2 with a ragged last workgroup (15 runs), and 4 rows.
 const PLAIN_SHAPES: [(Conv2dShape, [bool; 3]); 5] = [
     (Conv2dShape { n: 1, c_in: 3, h: 8, w: 8, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
     (Conv2dShape { n: 2, c_in: 5, h: 6, w: 16, c_out: 20, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
-    (Conv2dShape { n: 3, c_in: 6, h: 10, w: 16, c_out: 7, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true, false, true]),
-    (Conv2dShape { n: 2, c_in: 16, h: 16, w: 32, c_out: 32, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true, false, true]),
+    (Conv2dShape { n: 3, c_in: 6, h: 10, w: 16, c_out: 7, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true; 3]),
+    (Conv2dShape { n: 2, c_in: 16, h: 16, w: 32, c_out: 32, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true; 3]),
     (Conv2dShape { n: 1, c_in: 4, h: 4, w: 8, c_out: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
 ];
 
@@ -252,9 +252,8 @@ fn plain_texture_kernels_take_whole_runs_of_3x3_pad_1_and_leave_the_rest_packed(
     for (s, passes) in PLAIN_SHAPES {
         assert_eq!(conv2d_texture_plain_passes(&gpu, &s), passes, "{s:?}");
     }
-    // Every ResNet-32 convolution reads its operands as they lie, but the stride-2 backward-data.
     for (name, s) in resnet32_layers() {
-        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), [true, s.stride == 1, true], "{name}");
+        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), [true; 3], "{name}");
     }
     for s in &texture_shapes()[..8] {
         assert_eq!(conv2d_texture_plain_passes(&gpu, s), [false; 3], "{s:?} is not whole runs of 3x3 with padding 1");

@@ -289,21 +289,20 @@ fn taps(gpu: &GpuContext, mut p: ConvTex, xt: &GpuTexture, wt: &GpuTexture, out:
     );
 }
 
-/// The pass of a convolution a kernel computes.
+/// The pass of a convolution a plain taps kernel computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pass {
     Forward,
     BackwardData,
-    BackwardWeight,
 }
 
-/// Whether the plain kernels run `pass` of `s`: a 3x3 kernel with padding 1, stride 1 with rows
-/// of whole runs (w a multiple of 8) or stride 2 with whole runs of output columns and even
-/// sides (w a multiple of 16), backward-data at stride 1 only; x and dy within the textures.
-fn plain_fits(gpu: &GpuContext, s: &Conv2dShape, pass: Pass) -> bool {
+/// Whether the plain kernels run `s`: a 3x3 kernel with padding 1, stride 1 with rows of whole
+/// runs (w a multiple of 8) or stride 2 with whole runs of output columns and even sides (w a
+/// multiple of 16); x and dy within the textures.
+fn plain_fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
     let geometry = match s.stride {
         1 => s.w.is_multiple_of(PLAIN_RUN),
-        2 => pass != Pass::BackwardData && s.w.is_multiple_of(2 * PLAIN_RUN) && s.h.is_multiple_of(2),
+        2 => s.w.is_multiple_of(2 * PLAIN_RUN) && s.h.is_multiple_of(2),
         _ => false,
     };
     let side = gpu.kernel_texture_side() as usize;
@@ -314,9 +313,10 @@ fn plain_fits(gpu: &GpuContext, s: &Conv2dShape, pass: Pass) -> bool {
         && texture_rows(s.c_out * s.c_in * 3) <= side
 }
 
-/// `plain_fits` for the forward, backward-data and backward-weight passes.
+/// Whether the plain kernels run the forward, backward-data and backward-weight passes of `s`
+/// (all of them where `plain_fits`).
 pub(super) fn plain_passes(gpu: &GpuContext, s: &Conv2dShape) -> [bool; 3] {
-    [Pass::Forward, Pass::BackwardData, Pass::BackwardWeight].map(|pass| plain_fits(gpu, s, pass))
+    [plain_fits(gpu, s); 3]
 }
 
 /// `t` (`texels` vec4s, as it lies) copied into the texture of slot `slot`.
@@ -327,10 +327,11 @@ fn plain_texture(dev: &Device, gpu: &GpuContext, slot: &'static str, t: &Tensor,
 }
 
 /// The weight operand of a plain taps pass (see `conv2d_texture_plain_weights`): `rows` rows of
-/// `channels` x 3 texels, the kernel flipped for backward-data.
+/// `channels` x 3 texels; for backward-data transposed, and at stride 1 flipped.
 fn plain_weights(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, w: &Tensor, pass: Pass) -> GpuTexture {
-    let (rows, channels, row_stride, chan_stride, k0, k_step) = match pass {
-        Pass::BackwardData => (s.c_in, s.c_out, 9, s.c_in * 9, 2, -1),
+    let (rows, channels, row_stride, chan_stride, k0, k_step) = match (pass, s.stride) {
+        (Pass::BackwardData, 1) => (s.c_in, s.c_out, 9, s.c_in * 9, 2, -1),
+        (Pass::BackwardData, _) => (s.c_in, s.c_out, 9, s.c_in * 9, 0, 1),
         _ => (s.c_out, s.c_in, s.c_in * 9, 9, 0, 1),
     };
     let texels = rows * channels * 3;
@@ -378,8 +379,37 @@ fn plain_params([n, c, h, w]: [usize; 4], rows: usize, stride: usize, (out_h, ou
     }
 }
 
-/// One plain taps pass (a 3x3 convolution with padding 1 of `src` as it lies) into `out`.
+/// The backward-data pass of a stride-2 `s` by the plain kernels: one dispatch per parity of the
+/// dx rows (`conv2d_texture_plain_taps_t_*`).
+fn plain_transposed(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+    let input = [s.n, s.c_out, s.out_h(), s.out_w()];
+    // Runs over the s.h / 2 dx rows of one parity (s.h is even), written into whole dx planes.
+    let mut p = plain_params(input, s.c_in, 2, (s.h / 2, s.w));
+    p.out_h = u(s.h);
+    if p.total == 0 || s.c_in == 0 {
+        return;
+    }
+    let xt = plain_texture(dev, gpu, "conv2d.texture.x", dy, input.iter().product::<usize>() / 4);
+    let wt = plain_weights(dev, gpu, s, w, Pass::BackwardData);
+    let blocks = p.pos_blocks as usize * s.c_in.div_ceil(16);
+    for entry in ["conv2d_texture_plain_taps_t_16x8_s2_even", "conv2d_texture_plain_taps_t_16x8_s2_odd"] {
+        dispatch(
+            gpu,
+            entry,
+            &p,
+            &[dx.bind(3)],
+            &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 5, texture: &wt }],
+            grid(gpu, blocks, 1),
+        );
+    }
+}
+
+/// One plain taps pass (a 3x3 convolution with padding 1 of `src` as it lies) into `out`:
+/// forward, or backward-data at stride 1 (the flipped kernel).
 fn plain_taps(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, pass: Pass, src: &Tensor, w: &Tensor, out: &Tensor) {
+    if pass == Pass::BackwardData && s.stride == 2 {
+        return plain_transposed(dev, gpu, s, src, w, out);
+    }
     let (input, rows, stride, out_hw) = match pass {
         Pass::BackwardData => ([s.n, s.c_out, s.out_h(), s.out_w()], s.c_in, 1, (s.h, s.w)),
         _ => ([s.n, s.c_in, s.h, s.w], s.c_out, s.stride, (s.out_h(), s.out_w())),
@@ -445,7 +475,7 @@ fn plain_backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Te
 }
 
 pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
-    if plain_fits(gpu, s, Pass::Forward) {
+    if plain_fits(gpu, s) {
         return plain_taps(dev, gpu, s, Pass::Forward, x, w, y);
     }
     let planes = Planes::of_input(s);
@@ -483,7 +513,7 @@ pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tenso
 }
 
 pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
-    if plain_fits(gpu, s, Pass::BackwardData) {
+    if plain_fits(gpu, s) {
         return plain_taps(dev, gpu, s, Pass::BackwardData, dy, w, dx);
     }
     let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
@@ -534,7 +564,7 @@ pub(super) fn backward_data(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy:
 }
 
 pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, dy: &Tensor, dw: &Tensor) {
-    if plain_fits(gpu, s, Pass::BackwardWeight) {
+    if plain_fits(gpu, s) {
         return plain_backward_weight(dev, gpu, s, x, dy, dw);
     }
     let (xp, dp) = (Planes::of_input(s), Planes::of_output(s));
