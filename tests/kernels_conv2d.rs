@@ -342,9 +342,10 @@ fn conv_repeats_are_bit_identical_on_both_devices() {
     }
 }
 
-/// The five 3x3 conv shapes of ResNet-32 on CIFAR at batch 128.
+/// The six 3x3 conv shapes of ResNet-32 on CIFAR at batch 128 (the stem first).
 fn resnet32_layers() -> Vec<(&'static str, Conv2dShape)> {
     vec![
+        ("conv1 3->16", shape(128, 3, 32, 32, 16, 3, 1, 1, 1)),
         ("32x32 16->16", shape(128, 16, 32, 32, 16, 3, 1, 1, 1)),
         ("32->16px 16->32 s2", shape(128, 16, 32, 32, 32, 3, 2, 1, 1)),
         ("16x16 32->32", shape(128, 32, 16, 16, 32, 3, 1, 1, 1)),

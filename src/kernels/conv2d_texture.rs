@@ -35,7 +35,7 @@ const TAP_POSITIONS: usize = 64;
 const GRAD_ROWS: usize = 16;
 const GRAD_STEP: usize = 32;
 /// Workgroups the weight gradient aims for (combos x chunks), so both cores stay busy.
-const GRAD_WORKGROUPS: usize = 128;
+const GRAD_WORKGROUPS: usize = 32;
 /// Output columns per run (one invocation's positions) of the plain kernels; must match
 /// PLAIN_RUN in tests/gen_conv2d_texture_wgsl.py.
 const PLAIN_RUN: usize = 8;
