@@ -16,6 +16,14 @@
 // the vec4 of the four reduction channels 4g .. 4g + 3 at that tap: texel w_base + r * steps + s.
 // Texture texel t is (t & 4095, t >> 12).
 //
+// The plain kernels (`conv2d_texture_plain_*`, 3x3 with padding 1 over whole runs of
+// 8 columns) read x and dy as they lie instead: [n, c, h, w] row after row, 4 columns a
+// texel, one buffer-to-texture copy and no pack pass, with the padding applied by factors from
+// the run's position. Their weight operand holds one texel per (row, channel, kernel row):
+// the kernel row's three taps and 0. Each step (one channel) fetches the few texels of the input
+// rows a run reads, and every output row's 8 accumulators take all the step's taps
+// back to back, so they stay in registers (1.6-2.3x the packed kernels, BENCHMARKS.md session 7).
+//
 // No shared memory, no atomics: every output is summed in a fixed order by one invocation, and
 // the weight gradient's partial sums are added by a second pass in a fixed order, so results are
 // bit-identical run to run.

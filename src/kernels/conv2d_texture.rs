@@ -12,9 +12,11 @@
 //!   lane order by a second pass (3x3 and 1x1 kernels).
 //!
 //! The plain kernels (`conv2d_texture_plain_*`) skip the packing where the shape allows (3x3,
-//! padding 1, rows of whole runs of 8 output columns; backward-data at stride 1 only): they read
-//! x and dy as they lie, copied into a texture 4 columns a texel, and take the padding from the
-//! run's position instead of from zeroed planes (BENCHMARKS.md, session 7).
+//! padding 1, stride 1 or 2, rows of whole runs of 8 columns: every ResNet-32 convolution): they
+//! read x and dy as they lie, copied into a texture 4 columns a texel, and take the padding from
+//! the run's position instead of from zeroed planes. Stride-2 backward-data runs one dispatch per
+//! parity of the dx rows, so the kernel rows that reach a row are the same across a subgroup.
+//! 1.6-2.3x the packed kernels (BENCHMARKS.md, session 7).
 //!
 //! Needs subgroups of exactly 8 invocations (the weights are broadcast across the subgroup).
 
