@@ -375,6 +375,31 @@ def plain_value(tag, ky, f):
     return f"v{tag}{ky}_{f // 4}.{COMPS[f % 4]}"
 
 
+def plain_prologue(name, rows, fetchers):
+    """The entry line of a plain taps kernel and its run, row block and weight rows (lane t
+    fetches the weights of rows r0 + t, r0 + 8 + t, ...)."""
+    o = [f"""@compute @workgroup_size({W})
+fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{
+    let block = wid.x + wid.y * nwg.x;
+    let pos_block = block % p.pos_blocks;
+    let r0 = (block / p.pos_blocks) * {rows}u;
+    let rmax = p.rows - 1u;
+    let run = pos_block * {W}u + lid.x;"""]
+    for u in range(fetchers):
+        o.append(f"    let wr{u} = min(r0 + lid.x + {W * u}u, rmax) * p.steps;")
+    return o
+
+
+def plain_epilogue(rows, row, col0):
+    """The stores of a plain taps kernel: each row's run of PLAIN_RUN outputs from (row, col0)."""
+    o = ["    if (run < p.total) {",
+         f"        let o = ((img * p.rows + r0) * p.out_h + {row}) * p.out_w + {col0};",
+         "        let plane_out = p.out_h * p.out_w;"]
+    for r in range(rows):
+        o.append(f"        if (r0 + {r}u < p.rows) {{ " + " ".join(f"out[o + {r}u * plane_out + {q}u] = c{r}_{q};" for q in range(PLAIN_RUN)) + " }")
+    return o + ["    }", "}"]
+
+
 def plain_taps_entry(rows, stride):
     name = f"conv2d_texture_plain_taps_{rows}x{PLAIN_RUN}_s{stride}"
     fetchers = max(1, rows // W)
@@ -390,15 +415,7 @@ def plain_taps_entry(rows, stride):
 // lane t the weights of row{'s' if fetchers > 1 else ''} {' and '.join(f'r0 + {W * u} + t' for u in range(fetchers))}, which the subgroup broadcasts. Row by row, the
 // {PLAIN_RUN} accumulators of the run take the row's 9 taps, so they stay in registers.
 // Workgroups: pos_blocks x row blocks, spread over x and y.
-@compute @workgroup_size({W})
-fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{
-    let block = wid.x + wid.y * nwg.x;
-    let pos_block = block % p.pos_blocks;
-    let r0 = (block / p.pos_blocks) * {rows}u;
-    let rmax = p.rows - 1u;
-    let run = pos_block * {W}u + lid.x;"""]
-    for u in range(fetchers):
-        o.append(f"    let wr{u} = min(r0 + lid.x + {W * u}u, rmax) * p.steps;")
+""".rstrip("\n")] + plain_prologue(name, rows, fetchers)
     setup, _ = plain_setup(stride)
     o += setup
     o.append("    let img_base = img * p.c * p.h * row_texels;")
@@ -418,14 +435,7 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             for kx in range(3):
                 o.append(ind + " ".join(f"c{r}_{q} = fma(w{r}_{ky}.{COMPS[kx]}, {plain_value('', ky, q * stride + 3 + kx)}, c{r}_{q});" for q in range(PLAIN_RUN)))
     o.append("    }")
-    o.append("    if (run < p.total) {")
-    o.append("        let o = ((img * p.rows + r0) * p.out_h + oy) * p.out_w + ox0;")
-    o.append("        let plane_out = p.out_h * p.out_w;")
-    for r in range(rows):
-        o.append(f"        if (r0 + {r}u < p.rows) {{ " + " ".join(f"out[o + {r}u * plane_out + {q}u] = c{r}_{q};" for q in range(PLAIN_RUN)) + " }")
-    o.append("    }")
-    o.append("}")
-    return "\n".join(o) + "\n"
+    return "\n".join(o + plain_epilogue(rows, "oy", "ox0")) + "\n"
 
 
 def plain_transposed_entry(parity):
@@ -447,15 +457,7 @@ def plain_transposed_entry(parity):
 // (run = pos_block * {W} + lane of the n * a_ext * b_ext runs; a_ext rows of this parity, b_ext =
 // out_w / {PLAIN_RUN}), which read the two dy texels from column ix0 / 2.
 // Workgroups: pos_blocks x row blocks, spread over x and y.
-@compute @workgroup_size({W})
-fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {{
-    let block = wid.x + wid.y * nwg.x;
-    let pos_block = block % p.pos_blocks;
-    let r0 = (block / p.pos_blocks) * {rows}u;
-    let rmax = p.rows - 1u;
-    let run = pos_block * {W}u + lid.x;"""]
-    for u in range(fetchers):
-        o.append(f"    let wr{u} = min(r0 + lid.x + {W * u}u, rmax) * p.steps;")
+""".rstrip("\n")] + plain_prologue(name, rows, fetchers)
     o += [f"    let per_image = p.a_ext * p.b_ext;",
           f"    let rc = min(run, p.total - 1u);",
           f"    let img = divide(rc, per_image, p.inv_p);",
@@ -501,14 +503,7 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
                     terms.append(f"c{r}_{q} = fma(w{r}_{ky}.x, {win(i, (q + 1) // 2)}, c{r}_{q}); c{r}_{q} = fma(w{r}_{ky}.z, {win(i, (q - 1) // 2)}, c{r}_{q});")
             o.append(ind + " ".join(terms))
     o.append("    }")
-    o.append("    if (run < p.total) {")
-    o.append("        let o = ((img * p.rows + r0) * p.out_h + iy) * p.out_w + ix0;")
-    o.append("        let plane_out = p.out_h * p.out_w;")
-    for r in range(rows):
-        o.append(f"        if (r0 + {r}u < p.rows) {{ " + " ".join(f"out[o + {r}u * plane_out + {q}u] = c{r}_{q};" for q in range(PLAIN_RUN)) + " }")
-    o.append("    }")
-    o.append("}")
-    return "\n".join(o) + "\n"
+    return "\n".join(o + plain_epilogue(rows, "iy", "ix0")) + "\n"
 
 
 def plain_grad_entry(stride):

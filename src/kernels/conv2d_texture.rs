@@ -393,17 +393,15 @@ fn plain_transposed(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, dy: &Tensor
     }
     let xt = plain_texture(dev, gpu, "conv2d.texture.x", dy, input.iter().product::<usize>() / 4);
     let wt = plain_weights(dev, gpu, s, w, Pass::BackwardData);
-    let blocks = p.pos_blocks as usize * s.c_in.div_ceil(16);
     for entry in ["conv2d_texture_plain_taps_t_16x8_s2_even", "conv2d_texture_plain_taps_t_16x8_s2_odd"] {
-        dispatch(
-            gpu,
-            entry,
-            &p,
-            &[dx.bind(3)],
-            &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 5, texture: &wt }],
-            grid(gpu, blocks, 1),
-        );
+        plain_dispatch(gpu, entry, &p, s.c_in.div_ceil(16), dx, &xt, &wt);
     }
+}
+
+/// One dispatch of a plain taps kernel (`p` carries the runs) over `row_blocks` blocks of rows.
+fn plain_dispatch(gpu: &GpuContext, entry: &'static str, p: &ConvTex, row_blocks: usize, out: &Tensor, xt: &GpuTexture, wt: &GpuTexture) {
+    let blocks = p.pos_blocks as usize * row_blocks;
+    dispatch(gpu, entry, p, &[out.bind(3)], &[TextureBinding { index: 4, texture: xt }, TextureBinding { index: 5, texture: wt }], grid(gpu, blocks, 1));
 }
 
 /// One plain taps pass (a 3x3 convolution with padding 1 of `src` as it lies) into `out`:
@@ -427,15 +425,7 @@ fn plain_taps(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, pass: Pass, src: 
         (1, false) => ("conv2d_texture_plain_taps_16x8_s1", 16),
         _ => ("conv2d_texture_plain_taps_16x8_s2", 16),
     };
-    let blocks = p.pos_blocks as usize * rows.div_ceil(block_rows);
-    dispatch(
-        gpu,
-        entry,
-        &p,
-        &[out.bind(3)],
-        &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 5, texture: &wt }],
-        grid(gpu, blocks, 1),
-    );
+    plain_dispatch(gpu, entry, &p, rows.div_ceil(block_rows), out, &xt, &wt);
 }
 
 /// Chunks of `total` positions (whole iterations of `step`) for about GRAD_WORKGROUPS
