@@ -453,17 +453,28 @@ fn plain_backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Te
     p.taps_x = 3;
     let xt = plain_texture(dev, gpu, "conv2d.texture.x", x, s.n * s.c_in * s.h * s.w / 4);
     let dyt = plain_texture(dev, gpu, "conv2d.texture.dy", dy, s.n * s.c_out * s.out_h() * s.out_w() / 4);
-    let partial = dev.scratch("conv2d.texture.dw_partial", combos * chunks * LANES * GRAD_ROWS * 9 * 4);
     let entry = if s.stride == 1 { "conv2d_texture_plain_weight_grad_s1" } else { "conv2d_texture_plain_weight_grad_s2" };
+    grad_and_reduce(dev, gpu, entry, &p, &xt, &dyt, combos, dw);
+}
+
+/// The weight gradient's two passes: `entry` sums `p.chunks` chunks of the positions for each of
+/// `combos` (row block, channel group) pairs into partials, and the reduce pass adds them into
+/// `dw` in chunk and lane order. `p` carries rows (c_out), c (c_in), taps_y and taps_x.
+#[allow(clippy::too_many_arguments)]
+fn grad_and_reduce(dev: &Device, gpu: &GpuContext, entry: &'static str, p: &ConvTex, xt: &GpuTexture, dyt: &GpuTexture, combos: usize, dw: &Tensor) {
+    let taps = (p.taps_y * p.taps_x) as usize;
+    let chunks = p.chunks as usize;
+    let partial = dev.scratch("conv2d.texture.dw_partial", combos * chunks * LANES * GRAD_ROWS * taps * 4);
     dispatch(
         gpu,
         entry,
-        &p,
+        p,
         &[partial.bind(7)],
-        &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 6, texture: &dyt }],
+        &[TextureBinding { index: 4, texture: xt }, TextureBinding { index: 6, texture: dyt }],
         [u(chunks), u(combos), 1],
     );
-    dispatch(gpu, "conv2d_texture_weight_reduce", &p, &[partial.bind(8), dw.bind(9)], &[], grid(gpu, s.c_out * s.c_in * 9, 64));
+    let outputs = (p.rows * p.c) as usize * taps;
+    dispatch(gpu, "conv2d_texture_weight_reduce", p, &[partial.bind(8), dw.bind(9)], &[], grid(gpu, outputs, 64));
 }
 
 pub(super) fn forward(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: &Tensor) {
@@ -567,7 +578,6 @@ pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x
     let combos = s.c_out.div_ceil(GRAD_ROWS) * xp.groups;
     let (chunk, chunks) = grad_chunks(total, combos, GRAD_STEP);
     let taps = s.kh * s.kw;
-    let partial = dev.scratch("conv2d.texture.dw_partial", combos * chunks * LANES * GRAD_ROWS * taps * 4);
     let p = ConvTex {
         n: u(s.n),
         c: u(s.c_in),
@@ -590,15 +600,7 @@ pub(super) fn backward_weight(dev: &Device, gpu: &GpuContext, s: &Conv2dShape, x
         ..Default::default()
     };
     let entry = if taps == 9 { "conv2d_texture_weight_grad_9" } else { "conv2d_texture_weight_grad_1" };
-    dispatch(
-        gpu,
-        entry,
-        &p,
-        &[partial.bind(7)],
-        &[TextureBinding { index: 4, texture: &xt }, TextureBinding { index: 6, texture: &dyt }],
-        [u(chunks), u(combos), 1],
-    );
-    dispatch(gpu, "conv2d_texture_weight_reduce", &p, &[partial.bind(8), dw.bind(9)], &[], grid(gpu, s.c_out * s.c_in * taps, 64));
+    grad_and_reduce(dev, gpu, entry, &p, &xt, &dyt, combos, dw);
 }
 
 #[cfg(test)]
