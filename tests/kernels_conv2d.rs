@@ -5,7 +5,7 @@
 
 use ssdlt::kernels::conv2d::{
     conv2d_backward_data_with, conv2d_backward_weight_with, conv2d_forward, conv2d_forward_with, plan_software,
-    Conv2dShape, ConvKernel, conv2d_plan, conv2d_texture_plain_passes,
+    Conv2dShape, ConvKernel, conv2d_plan, conv2d_texture_reads_in_place,
 };
 use ssdlt::kernels::Device;
 
@@ -230,35 +230,34 @@ fn texture_shapes() -> Vec<Conv2dShape> {
         shape(2, 6, 8, 12, 5, 1, 2, 0, 1),
         shape(2, 7, 3, 3, 9, 3, 1, 0, 1),
     ];
-    shapes.extend(PLAIN_SHAPES.iter().map(|(s, _)| *s));
+    shapes.extend(PLAIN_SHAPES);
     shapes
 }
 
-/// 3x3 shapes with padding 1 the plain texture kernels take, with the passes they take them for
-/// (forward, backward-data, backward-weight): one run of 8 columns per row and batch 1 (the stem:
+/// 3x3 shapes with padding 1 the plain texture kernels take (all three passes): one run of 8 columns per row and batch 1 (the stem:
 /// 3 input channels, so backward-data has 3 rows), 5 channels and 20 rows (partial groups and
 /// blocks), stride 2 with a ragged last workgroup (15 runs), and 4 rows.
-const PLAIN_SHAPES: [(Conv2dShape, [bool; 3]); 5] = [
-    (Conv2dShape { n: 1, c_in: 3, h: 8, w: 8, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
-    (Conv2dShape { n: 2, c_in: 5, h: 6, w: 16, c_out: 20, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
-    (Conv2dShape { n: 3, c_in: 6, h: 10, w: 16, c_out: 7, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true; 3]),
-    (Conv2dShape { n: 2, c_in: 16, h: 16, w: 32, c_out: 32, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 }, [true; 3]),
-    (Conv2dShape { n: 1, c_in: 4, h: 4, w: 8, c_out: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 }, [true; 3]),
+const PLAIN_SHAPES: [Conv2dShape; 5] = [
+    Conv2dShape { n: 1, c_in: 3, h: 8, w: 8, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 },
+    Conv2dShape { n: 2, c_in: 5, h: 6, w: 16, c_out: 20, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 },
+    Conv2dShape { n: 3, c_in: 6, h: 10, w: 16, c_out: 7, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 },
+    Conv2dShape { n: 2, c_in: 16, h: 16, w: 32, c_out: 32, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 },
+    Conv2dShape { n: 1, c_in: 4, h: 4, w: 8, c_out: 4, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 },
 ];
 
 #[test]
 fn plain_texture_kernels_take_whole_runs_of_3x3_pad_1_and_leave_the_rest_packed() {
     let gpu = common::gpu();
-    for (s, passes) in PLAIN_SHAPES {
-        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), passes, "{s:?}");
+    for s in PLAIN_SHAPES {
+        assert!(conv2d_texture_reads_in_place(&gpu, &s), "{s:?}");
     }
     for (name, s) in resnet32_layers() {
-        assert_eq!(conv2d_texture_plain_passes(&gpu, &s), [true; 3], "{name}");
+        assert!(conv2d_texture_reads_in_place(&gpu, &s), "{name}");
     }
     for s in &texture_shapes()[..8] {
-        assert_eq!(conv2d_texture_plain_passes(&gpu, s), [false; 3], "{s:?} is not whole runs of 3x3 with padding 1");
+        assert!(!conv2d_texture_reads_in_place(&gpu, s), "{s:?} is not whole runs of 3x3 with padding 1");
     }
-    assert_eq!(conv2d_texture_plain_passes(&common::cpu(), &PLAIN_SHAPES[0].0), [false; 3]);
+    assert!(!conv2d_texture_reads_in_place(&common::cpu(), &PLAIN_SHAPES[0]));
 }
 
 #[test]

@@ -137,13 +137,13 @@ pub fn conv2d_plan(dev: &Device, s: &Conv2dShape) -> Option<ConvKernel> {
     dev.gpu().map(|gpu| resolve(gpu, ConvKernel::Auto, s))
 }
 
-/// Which passes (forward, backward-data, backward-weight) of `s` the texture kernels compute
-/// with x and dy read as they lie, not packed (`conv2d_texture`'s plain kernels); all false on
-/// the cpu device or where `conv2d_plan` is not `Textures`.
-pub fn conv2d_texture_plain_passes(dev: &Device, s: &Conv2dShape) -> [bool; 3] {
+/// Whether the texture kernels compute `s` with x and dy read as they lie, not packed
+/// (`conv2d_texture`'s plain kernels, all three passes alike); false on the cpu device or where
+/// `conv2d_plan` is not `Textures`.
+pub fn conv2d_texture_reads_in_place(dev: &Device, s: &Conv2dShape) -> bool {
     match dev.gpu() {
-        Some(gpu) if resolve(gpu, ConvKernel::Auto, s) == ConvKernel::Textures => super::conv2d_texture::plain_passes(gpu, s),
-        _ => [false; 3],
+        Some(gpu) if resolve(gpu, ConvKernel::Auto, s) == ConvKernel::Textures => super::conv2d_texture::plain_fits(gpu, s),
+        _ => false,
     }
 }
 

@@ -301,7 +301,7 @@ enum Pass {
 /// Whether the plain kernels run `s`: a 3x3 kernel with padding 1, stride 1 with rows of whole
 /// runs (w a multiple of 8) or stride 2 with whole runs of output columns and even sides (w a
 /// multiple of 16); x and dy within the textures.
-fn plain_fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
+pub(super) fn plain_fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
     let geometry = match s.stride {
         1 => s.w.is_multiple_of(PLAIN_RUN),
         2 => s.w.is_multiple_of(2 * PLAIN_RUN) && s.h.is_multiple_of(2),
@@ -313,12 +313,6 @@ fn plain_fits(gpu: &GpuContext, s: &Conv2dShape) -> bool {
         && (s.kh, s.kw, s.pad, s.groups) == (3, 3, 1, 1)
         && texture_rows(texels) <= side
         && texture_rows(s.c_out * s.c_in * 3) <= side
-}
-
-/// Whether the plain kernels run the forward, backward-data and backward-weight passes of `s`
-/// (all of them where `plain_fits`).
-pub(super) fn plain_passes(gpu: &GpuContext, s: &Conv2dShape) -> [bool; 3] {
-    [plain_fits(gpu, s); 3]
 }
 
 /// `t` (`texels` vec4s, as it lies) copied into the texture of slot `slot`.
