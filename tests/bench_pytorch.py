@@ -2,11 +2,13 @@
 """PyTorch CPU reference for `ssdlt bench`: the same CIFAR ResNet-32 (option-A shortcuts,
 3x32x32, 10 classes), the same training step (forward, cross-entropy, backward, SGD with momentum
 0.9 and weight decay 5e-4) at batch 128, and inference at batch 256 in eval mode, on as many
-threads as the machine has cores. Prints images/s (JSON with --json)."""
+threads as the machine has cores. Prints images/s (JSON with --json). Every figure is the median
+of calls timed one by one after warm-up calls, as `ssdlt bench` times its own."""
 
 import argparse
 import json
 import os
+import statistics
 import time
 
 import torch
@@ -54,6 +56,16 @@ class CifarResNet(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+def median_seconds(op, calls):
+    """Seconds one call of `op` takes: the median of `calls` calls timed one by one."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", action="store_true")
@@ -65,7 +77,7 @@ def main():
     model = CifarResNet()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     batch, infer_batch = (8, 8) if args.quick else (128, 256)
-    steps = 2 if args.quick else 20
+    steps = 1 if args.quick else 21
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
 
@@ -77,29 +89,20 @@ def main():
     model.train()
     for _ in range(3):
         step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    train = batch * steps / (time.perf_counter() - start)
+    train = batch / median_seconds(step, steps)
 
     model.eval()
     xi = torch.randn(infer_batch, 3, 32, 32)
     with torch.no_grad():
         for _ in range(2):
             model(xi)
-        start = time.perf_counter()
-        for _ in range(steps):
-            model(xi)
-        infer = infer_batch * steps / (time.perf_counter() - start)
+        infer = infer_batch / median_seconds(lambda: model(xi), steps)
 
     size = 256 if args.quick else 1024
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    reps = 3 if args.quick else 20
-    start = time.perf_counter()
-    for _ in range(reps):
-        torch.mm(a, b)
-    gemm = 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
+    reps = 3 if args.quick else 21
+    gemm = 2 * size**3 / median_seconds(lambda: torch.mm(a, b), reps) / 1e9
 
     result = {
         "torch": torch.__version__,

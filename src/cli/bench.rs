@@ -1,8 +1,7 @@
 //! `ssdlt bench`: GFLOP/s of the GEMM and of every ResNet-32 convolution (forward and both
 //! backwards), and ResNet-32 training and inference images/s, per device. With `--pytorch` the
 //! PyTorch CPU reference (tests/bench_pytorch.py) is measured in the same run and ratios printed.
-
-use std::time::Instant;
+//! Each figure is the median of calls timed one by one after a warm-up (`CALLS` per device).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -10,7 +9,7 @@ use serde::Serialize;
 use crate::kernels::conv2d::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward, Conv2dShape};
 use crate::kernels::gemm::{matmul, GemmShape};
 use crate::kernels::{Device, DeviceChoice};
-use crate::nn::bench as model_bench;
+use crate::nn::bench::{self as model_bench, median_seconds_per_call};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -65,27 +64,26 @@ pub fn resnet32_conv_layers(batch: usize) -> Vec<(&'static str, Conv2dShape)> {
     ]
 }
 
-/// Runs `op` `reps` times after one warm-up and returns seconds per call (waiting for the device).
-fn time_per_call(dev: &Device, reps: usize, mut op: impl FnMut()) -> f64 {
-    op();
-    dev.wait();
-    let start = Instant::now();
-    for _ in 0..reps {
-        op();
-    }
-    dev.wait();
-    start.elapsed().as_secs_f64() / reps as f64
-}
-
 fn seeded_tensor(dev: &Device, shape: &[usize], seed: u32) -> crate::kernels::Tensor {
     let len: usize = shape.iter().product();
     let data: Vec<f32> = (0..len).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2000) as f32 / 1000.0 - 1.0).collect();
     dev.from_f32(shape, &data)
 }
 
+/// Timed calls per figure (odd, so the median is one of them): software adapters run ~10x slower
+/// than the cpu path, and fewer calls keep the run short.
+fn calls(cpu: bool, quick: bool) -> usize {
+    if quick {
+        1
+    } else if cpu {
+        11
+    } else {
+        5
+    }
+}
+
 fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
-    // Software adapters run ~10x slower than the cpu path: fewer repetitions keep the run short.
-    let reps = if quick { 1 } else if dev.is_cpu() { 10 } else { 2 };
+    let reps = calls(dev.is_cpu(), quick);
     let say = |msg: String| {
         if !quiet {
             eprintln!("  {msg}");
@@ -98,7 +96,7 @@ fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
     let gemm_size = if quick { 256 } else { 1024 };
     let s = GemmShape { m: gemm_size, n: gemm_size, k: gemm_size, trans_a: false, trans_b: false, accumulate: false };
     let (a, b, c) = (seeded_tensor(dev, &[s.m, s.k], 1), seeded_tensor(dev, &[s.k, s.n], 2), dev.zeros(&[s.m, s.n]));
-    let gemm_1024_gflops = s.flops() / time_per_call(dev, reps, || matmul(dev, &s, &a, &b, &c)) / 1e9;
+    let gemm_1024_gflops = s.flops() / median_seconds_per_call(dev, reps, || matmul(dev, &s, &a, &b, &c)) / 1e9;
     say(format!("gemm {gemm_size}^3: {gemm_1024_gflops:.1} GFLOP/s"));
 
     let batch = if quick { 8 } else { 128 };
@@ -113,9 +111,9 @@ fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
         let figures = ConvFigures {
             layer,
             shape: format!("{}x{}x{}x{} -> {} k3 s{}", s.n, s.c_in, s.h, s.w, s.c_out, s.stride),
-            forward_gflops: gflops(time_per_call(dev, reps, || conv2d_forward(dev, &s, &x, &w, &y))),
-            backward_data_gflops: gflops(time_per_call(dev, reps, || conv2d_backward_data(dev, &s, &y, &w, &dx))),
-            backward_weight_gflops: gflops(time_per_call(dev, reps, || conv2d_backward_weight(dev, &s, &x, &y, &dw))),
+            forward_gflops: gflops(median_seconds_per_call(dev, reps, || conv2d_forward(dev, &s, &x, &w, &y))),
+            backward_data_gflops: gflops(median_seconds_per_call(dev, reps, || conv2d_backward_data(dev, &s, &y, &w, &dx))),
+            backward_weight_gflops: gflops(median_seconds_per_call(dev, reps, || conv2d_backward_weight(dev, &s, &x, &y, &dw))),
         };
         say(format!(
             "conv {:<20} forward {:6.1}  backward-data {:6.1}  backward-weight {:6.1} GFLOP/s",
@@ -124,7 +122,7 @@ fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
         conv.push(figures);
     }
 
-    let steps = if quick { 2 } else if dev.is_cpu() { 20 } else { 2 };
+    let steps = if dev.is_cpu() && !quick { 21 } else { reps };
     let resnet32_train_images_per_s = model_bench::resnet32_train_images_per_s(dev, batch, steps);
     say(format!("resnet32 training (batch {batch}): {resnet32_train_images_per_s:.0} images/s"));
     let infer_batch = if quick { 8 } else { 256 };
@@ -177,10 +175,17 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice, quiet: bool) -> anyhow::Resul
     let pytorch = args.pytorch.as_deref().map(|p| run_pytorch(p, args.quick)).transpose()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if args.json {
-        let doc = serde_json::json!({ "cpu_threads": rayon::current_num_threads(), "cores": cores, "devices": figures, "pytorch_cpu": pytorch });
+        let doc = serde_json::json!({
+            "cpu_threads": rayon::current_num_threads(),
+            "cores": cores,
+            "timing": "median of calls timed one by one after a warm-up call",
+            "devices": figures,
+            "pytorch_cpu": pytorch
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
+    println!("(every figure: the median of calls timed one by one after a warm-up call)\n");
     println!("{:<28} {:>10} {:>16} {:>16}", "device", "GEMM GF/s", "train images/s", "infer images/s");
     for f in &figures {
         println!("{:<28} {:>10.1} {:>16.0} {:>16.0}", f.device, f.gemm_1024_gflops, f.resnet32_train_images_per_s, f.resnet32_infer_images_per_s);
