@@ -7,6 +7,7 @@ use ssdlt::kernels::conv2d::{
     conv2d_backward_data_with, conv2d_backward_weight_with, conv2d_forward, conv2d_forward_with, plan_software,
     Conv2dShape, ConvKernel, conv2d_plan, conv2d_texture_reads_in_place,
 };
+use ssdlt::kernels::cpu_simd::SimdLevel;
 use ssdlt::kernels::Device;
 
 use crate::common;
@@ -130,7 +131,8 @@ fn inputs(s: &Conv2dShape, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 }
 
 /// Awkward shapes: batch 1, odd sizes, channels that fill no tile, strides with odd inputs,
-/// pointwise strided, groups, the 7x7 stem.
+/// pointwise strided, groups, the 7x7 stem, padding wider than the kernel (input pixels no tap
+/// reaches from inside dy) and stride 3.
 fn awkward_shapes() -> Vec<Conv2dShape> {
     vec![
         shape(1, 3, 7, 5, 5, 3, 1, 1, 1),
@@ -141,6 +143,8 @@ fn awkward_shapes() -> Vec<Conv2dShape> {
         shape(1, 3, 15, 13, 9, 7, 2, 3, 1),
         shape(2, 16, 8, 8, 16, 3, 2, 1, 16),
         shape(1, 2, 4, 4, 3, 5, 1, 1, 1),
+        shape(2, 3, 5, 6, 4, 1, 1, 1, 1),
+        shape(1, 4, 10, 11, 5, 3, 3, 2, 1),
     ]
 }
 
@@ -157,15 +161,17 @@ fn conv_output_sizes_and_flops_follow_pytorch() {
 }
 
 #[test]
-fn cpu_conv_matches_naive_loops_forward_and_backward() {
-    let dev = common::cpu();
-    for (i, s) in awkward_shapes().iter().enumerate() {
-        let (x, w, dy) = inputs(s, 10 + i as u64);
-        let (y, dx, dw) = run_all(&dev, s, &x, &w, &dy);
-        let (ndx, ndw) = naive_backward(s, &x, &w, &dy);
-        common::assert_close(&format!("forward {s:?}"), &y, &naive_forward(s, &x, &w), 1e-5);
-        common::assert_close(&format!("backward data {s:?}"), &dx, &ndx, 1e-5);
-        common::assert_close(&format!("backward weight {s:?}"), &dw, &ndw, 1e-5);
+fn cpu_conv_matches_naive_loops_forward_and_backward_on_every_simd_level() {
+    for &level in SimdLevel::available() {
+        let dev = Device::cpu_with_simd(level);
+        for (i, s) in awkward_shapes().iter().enumerate() {
+            let (x, w, dy) = inputs(s, 10 + i as u64);
+            let (y, dx, dw) = run_all(&dev, s, &x, &w, &dy);
+            let (ndx, ndw) = naive_backward(s, &x, &w, &dy);
+            common::assert_close(&format!("{level:?} forward {s:?}"), &y, &naive_forward(s, &x, &w), 1e-5);
+            common::assert_close(&format!("{level:?} backward data {s:?}"), &dx, &ndx, 1e-5);
+            common::assert_close(&format!("{level:?} backward weight {s:?}"), &dw, &ndw, 1e-5);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `ssdlt info`: the adapters wgpu sees and what `--device auto` would choose.
 
 use crate::gpu::{describe_adapters, pick_adapter};
+use crate::kernels::cpu_simd::SimdLevel;
 
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
@@ -14,12 +15,17 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let auto = match pick_adapter(true) {
         Ok(choice) => format!("wgpu: {}", choice.reason),
         Err(crate::Error::NoAdapter { detail }) => {
-            format!("cpu: native path on {} threads, because {detail}", rayon::current_num_threads())
+            format!("cpu: native path on {} threads, {} kernels, because {detail}", rayon::current_num_threads(), SimdLevel::detected().name())
         }
         Err(other) => return Err(other.into()),
     };
     if args.json {
-        let value = serde_json::json!({ "adapters": adapters, "auto": auto, "cpu_threads": rayon::current_num_threads() });
+        let value = serde_json::json!({
+            "adapters": adapters,
+            "auto": auto,
+            "cpu_threads": rayon::current_num_threads(),
+            "cpu_simd": SimdLevel::detected().name()
+        });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -41,7 +47,8 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             );
         }
     }
-    println!("cpu: {} threads", rayon::current_num_threads());
+    let levels: Vec<&str> = SimdLevel::available().iter().map(|l| l.name()).collect();
+    println!("cpu: {} threads, {} kernels (this processor runs: {})", rayon::current_num_threads(), SimdLevel::detected().name(), levels.join(", "));
     println!("--device auto picks {auto}");
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::cpu_simd::SimdLevel;
 use crate::error::Result;
 use crate::gpu::{Binding, GpuBuffer, GpuContext, GpuTexture, TexelFormat};
 
@@ -40,6 +41,8 @@ type ScratchTextures = Arc<Mutex<HashMap<(std::thread::ThreadId, &'static str), 
 #[derive(Clone)]
 pub struct CpuDevice {
     scratch: ScratchCache,
+    /// The instruction set the SIMD kernels run (the widest the processor has, by default).
+    simd: SimdLevel,
 }
 
 /// wgpu device: derefs to the `GpuContext` that kernels dispatch on.
@@ -82,9 +85,27 @@ pub struct Tensor {
 }
 
 impl Device {
-    /// The native CPU device (rayon's pool: `RAYON_NUM_THREADS` or all cores).
+    /// The native CPU device (rayon's pool: `RAYON_NUM_THREADS` or all cores), its SIMD kernels
+    /// compiled for the widest instruction set the processor has.
     pub fn cpu() -> Device {
-        Device::Cpu(CpuDevice { scratch: Arc::default() })
+        Device::cpu_with_simd(SimdLevel::detected())
+    }
+
+    /// The native CPU device with its SIMD kernels on `level` (tests run every level the
+    /// processor has; `SimdLevel::available` lists them).
+    ///
+    /// Panics if the processor lacks `level`.
+    pub fn cpu_with_simd(level: SimdLevel) -> Device {
+        assert!(SimdLevel::available().contains(&level), "this processor has no {} instructions", level.name());
+        Device::Cpu(CpuDevice { scratch: Arc::default(), simd: level })
+    }
+
+    /// The SIMD level of the cpu device; None on wgpu.
+    pub fn simd_level(&self) -> Option<SimdLevel> {
+        match self {
+            Device::Cpu(cpu) => Some(cpu.simd),
+            Device::Wgpu(_) => None,
+        }
     }
 
     /// A wgpu device on the best adapter (hardware first; software adapters unless `hardware_only`).
@@ -102,7 +123,7 @@ impl Device {
     /// Resolves a `--device` choice. `auto` takes a hardware GPU when one exists, else `cpu`.
     pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
         match choice {
-            DeviceChoice::Cpu => Ok((Device::cpu(), format!("cpu: native path on {} threads (asked for)", rayon::current_num_threads()))),
+            DeviceChoice::Cpu => Ok((Device::cpu(), format!("cpu: native path on {} threads, {} kernels (asked for)", rayon::current_num_threads(), SimdLevel::detected().name()))),
             DeviceChoice::Wgpu => {
                 let (dev, reason) = Device::wgpu(false)?;
                 Ok((dev, format!("wgpu: {reason} (asked for)")))
@@ -112,8 +133,9 @@ impl Device {
                 Err(e) => Ok((
                     Device::cpu(),
                     format!(
-                        "cpu: native path on {} threads, because {}",
+                        "cpu: native path on {} threads, {} kernels, because {}",
                         rayon::current_num_threads(),
+                        SimdLevel::detected().name(),
                         match e {
                             crate::error::Error::NoAdapter { detail } => detail,
                             other => other.to_string(),

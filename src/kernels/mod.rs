@@ -11,10 +11,14 @@
 //!   `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`.
 
 mod device;
+pub mod cpu_simd;
 
 pub mod gemm;
 pub mod conv2d;
+mod conv2d_cpu;
+mod conv2d_phases;
 mod conv2d_texture;
+mod conv2d_products;
 pub mod batchnorm;
 pub mod elementwise;
 pub mod pool;
