@@ -103,12 +103,13 @@ impl StridedPlanes {
         self.stride == 1 && self.pad == 0
     }
 
-    /// Scratch floats the planes need (none in place).
+    /// Scratch floats the planes need (none in place): the planes, and at strides above 1 one
+    /// padded input row to split.
     fn len(&self) -> usize {
         if self.in_place() {
             0
         } else {
-            self.c * self.stride * self.stride * self.hq * self.wq
+            self.c * self.stride * self.stride * self.hq * self.wq + if self.stride > 1 { self.stride * self.wq } else { 0 }
         }
     }
 
@@ -140,39 +141,52 @@ impl StridedPlanes {
 
     /// The planes of `x [c, h, w]`: x itself in place, else written into `buf`.
     fn planes<'a>(&self, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        let (h, w, st, pad) = (self.h, self.w, self.stride, self.pad);
+        let (h, w, st, pad, wq) = (self.h, self.w, self.stride, self.pad, self.wq);
         if self.in_place() {
             return &x[..self.c * h * w];
         }
-        let plane_len = self.hq * self.wq;
-        for (ci, channel) in buf[..self.len()].chunks_mut(st * st * plane_len).enumerate() {
+        let plane_len = self.hq * wq;
+        let planes_len = self.c * st * st * plane_len;
+        let (planes, row_buf) = buf[..self.len()].split_at_mut(planes_len);
+        for (ci, channel) in planes.chunks_mut(st * st * plane_len).enumerate() {
             let src = &x[ci * h * w..][..h * w];
-            for (parity, plane) in channel.chunks_mut(plane_len).enumerate() {
-                let (py, px) = (parity / st, parity % st);
-                // Columns j whose padded column j * st + px lies inside the image: [lo, hi).
-                let lo = pad.saturating_sub(px).div_ceil(st);
-                let hi = (w + pad).saturating_sub(px).div_ceil(st).min(self.wq);
-                for (i, row) in plane.chunks_mut(self.wq).enumerate() {
-                    let y = (i * st + py) as isize - pad as isize;
-                    if y < 0 || y >= h as isize || hi <= lo {
-                        row.fill(0.0);
-                        continue;
-                    }
-                    let src_row = &src[y as usize * w..][..w];
-                    row[..lo].fill(0.0);
-                    row[hi..].fill(0.0);
-                    let first = lo * st + px - pad;
-                    if st == 1 {
-                        row[lo..hi].copy_from_slice(&src_row[first..first + hi - lo]);
+            // Padded row i * st + py is row i of the planes (py, px) for every px.
+            for (i, py) in (0..self.hq).flat_map(|i| (0..st).map(move |py| (i, py))) {
+                let y = (i * st + py) as isize - pad as isize;
+                let inside = y >= 0 && y < h as isize;
+                let src_row = if inside { &src[y as usize * w..][..w] } else { &[][..] };
+                if st == 1 {
+                    let row = &mut channel[i * wq..][..wq];
+                    if inside {
+                        row[..pad].fill(0.0);
+                        row[pad..pad + w].copy_from_slice(src_row);
+                        row[pad + w..].fill(0.0);
                     } else {
-                        for (d, v) in row[lo..hi].iter_mut().zip(src_row[first..].iter().step_by(st)) {
-                            *d = *v;
+                        row.fill(0.0);
+                    }
+                    continue;
+                }
+                // The padded row in full (st * wq >= w + 2 * pad), then every st-th column of it.
+                if inside {
+                    row_buf[..pad].fill(0.0);
+                    row_buf[pad..pad + w].copy_from_slice(src_row);
+                    row_buf[pad + w..].fill(0.0);
+                }
+                for px in 0..st {
+                    let row = &mut channel[(py * st + px) * plane_len + i * wq..][..wq];
+                    if !inside {
+                        row.fill(0.0);
+                    } else if st == 2 {
+                        every_nth::<2>(row_buf, px, row);
+                    } else {
+                        for (j, d) in row.iter_mut().enumerate() {
+                            *d = row_buf[j * st + px];
                         }
                     }
                 }
             }
         }
-        &buf[..self.len()]
+        planes
     }
 
     /// `rows` x [oh, ow] from `rows` x positions() (drops the junk columns).
@@ -187,20 +201,38 @@ impl StridedPlanes {
     }
 }
 
+/// `dst[j] = src[j * N + first]` for every j of dst (whole groups of N, which vectorises).
+#[inline]
+fn every_nth<const N: usize>(src: &[f32], first: usize, dst: &mut [f32]) {
+    let Some((last, head)) = dst.split_last_mut() else { return };
+    let src = &src[first..];
+    for (d, group) in head.iter_mut().zip(src.chunks_exact(N)) {
+        *d = group[0];
+    }
+    *last = src[head.len() * N];
+}
+
 /// `t [positions, channels]` = `src [channels, oh, ow]` with output row oy at position
 /// oy * pitch (the planes' layout); the `pitch - ow` junk positions between rows are 0.
 fn transpose_positions(src: &[f32], channels: usize, oh: usize, ow: usize, pitch: usize, t: &mut [f32]) {
-    let ohw = oh * ow;
     let positions = (oh - 1) * pitch + ow;
-    for (q, row) in t[..positions * channels].chunks_mut(channels).enumerate() {
-        let (oy, ox) = (q / pitch, q % pitch);
-        if ox >= ow {
-            row.fill(0.0);
-            continue;
-        }
-        let at = oy * ow + ox;
-        for (i, v) in row.iter_mut().enumerate() {
-            *v = src[i * ohw + at];
+    let t = &mut t[..positions * channels];
+    for oy in 0..oh - 1 {
+        t[(oy * pitch + ow) * channels..(oy + 1) * pitch * channels].fill(0.0);
+    }
+    // Tiles of 16 positions of one row: every channel's 16 in order, written into the tile's
+    // 16 x channels floats of t, which stay in the L1 cache while the channels fill them.
+    let ohw = oh * ow;
+    for oy in 0..oh {
+        for ox0 in (0..ow).step_by(16) {
+            let len = (ow - ox0).min(16);
+            let tile = &mut t[(oy * pitch + ox0) * channels..][..len * channels];
+            for i in 0..channels {
+                let from = &src[i * ohw + oy * ow + ox0..][..len];
+                for (k, &v) in from.iter().enumerate() {
+                    tile[k * channels + i] = v;
+                }
+            }
         }
     }
 }
