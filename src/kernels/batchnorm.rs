@@ -8,14 +8,16 @@
 //!
 //! CPU: one rayon task per channel does the whole channel (mean pass, squared-deviation pass,
 //! output pass), so the channel's values are read from memory once and re-read from cache; the
-//! statistics are two-pass for stability, each row summed in 16 f32 lanes and rows added in f64 in
-//! order, so the result does not depend on thread timing. WGSL: one workgroup per channel does the
+//! statistics are two-pass for stability, each row summed in vector lanes and rows added in f64 in
+//! order, so the result does not depend on thread timing (the backward runs on the cpu device's
+//! SIMD level, `cpu_simd`). WGSL: one workgroup per channel does the
 //! same in one dispatch with a fixed-order tree reduction (see shaders/batchnorm.wgsl); this single
 //! implementation serves both kernel variants, since the few barriers sit outside the element loops.
 
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
+use super::cpu_simd::{dispatch, Simd, SimdLevel, SimdOp};
 use super::elementwise::CPU_CHUNK;
 use super::{grid, launch, Device, Shader, Tensor};
 
@@ -108,33 +110,6 @@ fn row_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
         s += a;
     }
     s
-}
-
-/// Two sums over zipped rows in 16 f32 lanes.
-#[inline]
-fn row_sum2(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> (f32, f32)) -> (f32, f32) {
-    let mut acc0 = [0f32; 16];
-    let mut acc1 = [0f32; 16];
-    let n = a.len() / 16 * 16;
-    let (a16, b16, c16) = (&a[..n], &b[..n], &c[..n]);
-    for ((a, b), c) in a16.chunks_exact(16).zip(b16.chunks_exact(16)).zip(c16.chunks_exact(16)) {
-        for k in 0..16 {
-            let (p, q) = f(a[k], b[k], c[k]);
-            acc0[k] += p;
-            acc1[k] += q;
-        }
-    }
-    let (mut s0, mut s1) = (0f32, 0f32);
-    for i in n..a.len() {
-        let (p, q) = f(a[i], b[i], c[i]);
-        s0 += p;
-        s1 += q;
-    }
-    for k in 0..16 {
-        s0 += acc0[k];
-        s1 += acc1[k];
-    }
-    (s0, s1)
 }
 
 /// Output rows of a tensor written by several rayon tasks, each owning distinct rows.
@@ -300,65 +275,95 @@ pub fn batchnorm_forward_eval(dev: &Device, s: &BatchNormShape, x: &Tensor, gamm
     }
 }
 
-/// dy masked by the fused ReLU (y is the forward output). Written as a bit mask so that the loops
-/// vectorize instead of taking a data-dependent (unpredictable) branch per element.
+/// dy masked by the fused ReLU (y is the forward output), as a bit mask: a compare and an and.
 #[inline(always)]
-fn mask<const RELU: bool>(g: f32, y: f32) -> f32 {
-    if RELU {
-        // All-ones bits where y > 0, zero elsewhere: a compare and an and, no branch.
-        f32::from_bits(g.to_bits() & ((y > 0.0) as u32).wrapping_neg())
-    } else {
-        g
-    }
+fn relu_mask(g: f32, y: f32) -> f32 {
+    f32::from_bits(g.to_bits() & ((y > 0.0) as u32).wrapping_neg())
 }
 
-/// Per-channel (dgamma, dbeta) and dx for the training backward.
+/// Per-channel (dgamma, dbeta) and dx for the training backward, one rayon task per channel,
+/// each on the cpu device's SIMD level (`ChannelBackward`).
 #[allow(clippy::too_many_arguments)]
-fn backward_cpu(s: &BatchNormShape, x: &[f32], y: &[f32], dy: &[f32], gamma: &[f32], mean: &[f32], invstd: &[f32], relu: bool, dx: &mut [f32]) -> Vec<(f32, f32)> {
-    if relu {
-        backward_cpu_masked::<true>(s, x, y, dy, gamma, mean, invstd, dx)
-    } else {
-        backward_cpu_masked::<false>(s, x, y, dy, gamma, mean, invstd, dx)
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn backward_cpu_masked<const RELU: bool>(s: &BatchNormShape, x: &[f32], y: &[f32], dy: &[f32], gamma: &[f32], mean: &[f32], invstd: &[f32], dx: &mut [f32]) -> Vec<(f32, f32)> {
-    let BatchNormShape { n, c, hw } = *s;
-    let inv_m = 1.0 / (n * hw) as f32;
+fn backward_cpu(level: SimdLevel, s: &BatchNormShape, x: &[f32], y: &[f32], dy: &[f32], gamma: &[f32], mean: &[f32], invstd: &[f32], relu: bool, dx: &mut [f32]) -> Vec<(f32, f32)> {
     let out = DisjointRows::new(dx);
-    (0..c)
+    (0..s.c)
         .into_par_iter()
-        .map(|ch| {
-            let (mu, is) = (mean[ch], invstd[ch]);
-            let range = |b: usize| (b * c + ch) * hw..(b * c + ch) * hw + hw;
-            let mut sg = 0f64;
-            let mut sgx = 0f64;
-            for b in 0..n {
-                let r = range(b);
-                let (p, q) = row_sum2(&x[r.clone()], &y[r.clone()], &dy[r], |x, y, g| {
-                    let g = mask::<RELU>(g, y);
-                    (g, g * (x - mu))
-                });
-                sg += p as f64;
-                sgx += q as f64;
+        .map(|ch| dispatch(level, ChannelBackward { s, x, y, dy, dx: &out, ch, mean: mean[ch], invstd: invstd[ch], gamma: gamma[ch], relu }))
+        .collect()
+}
+
+/// One channel of the training backward: the sums of dy (masked by the fused ReLU where y is not
+/// positive) and of dy * (x - mean), each row in vector lanes added in lane order and rows added in
+/// f64 in order; then dx. Returns (dgamma, dbeta).
+struct ChannelBackward<'a> {
+    s: &'a BatchNormShape,
+    x: &'a [f32],
+    y: &'a [f32],
+    dy: &'a [f32],
+    dx: &'a DisjointRows,
+    ch: usize,
+    mean: f32,
+    invstd: f32,
+    gamma: f32,
+    relu: bool,
+}
+
+impl SimdOp for ChannelBackward<'_> {
+    type Output = (f32, f32);
+    #[inline(always)]
+    fn run<S: Simd>(self) -> (f32, f32) {
+        let BatchNormShape { n, c, hw } = *self.s;
+        let lanes = S::LANES;
+        let (whole, rest) = (hw / lanes * lanes, hw % lanes);
+        let mu = S::splat(self.mean);
+        let row = |b: usize| (b * c + self.ch) * hw;
+        // dy, masked by the fused ReLU, at (start + j): `rest` lanes where partial.
+        let masked = |at: usize, partial: bool| {
+            // SAFETY: `at` starts a whole vector (or the `rest` values) inside the row.
+            let load = |t: &[f32]| unsafe { if partial { S::load_partial(t.as_ptr().add(at), rest) } else { S::load(t.as_ptr().add(at)) } };
+            let g = load(self.dy);
+            (if self.relu { S::where_positive(load(self.y), g) } else { g }, load(self.x))
+        };
+        let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+        for b in 0..n {
+            let (mut acc_g, mut acc_gx) = (S::zero(), S::zero());
+            let start = row(b);
+            for j in (0..whole).step_by(lanes) {
+                let (g, x) = masked(start + j, false);
+                acc_g = S::add(acc_g, g);
+                acc_gx = S::mul_add(g, S::sub(x, mu), acc_gx);
             }
-            let sum_g = sg as f32;
-            let dgamma = (sgx as f32) * is;
-            let k1 = gamma[ch] * is;
-            let mean_g = sum_g * inv_m;
-            let k2 = dgamma * is * inv_m;
-            for b in 0..n {
-                let r = range(b);
-                // SAFETY: row (b, ch) belongs to this channel's task only.
-                let dxr = unsafe { out.row(r.start, hw) };
-                for (((o, &xv), &yv), &gv) in dxr.iter_mut().zip(&x[r.clone()]).zip(&y[r.clone()]).zip(&dy[r]) {
-                    *o = k1 * (mask::<RELU>(gv, yv) - mean_g - (xv - mu) * k2);
+            if rest > 0 {
+                let (g, x) = masked(start + whole, true);
+                acc_g = S::add(acc_g, g);
+                acc_gx = S::mul_add(g, S::sub(x, mu), acc_gx);
+            }
+            sum_g += S::sum_lanes(acc_g) as f64;
+            sum_gx += S::sum_lanes(acc_gx) as f64;
+        }
+        let inv_m = 1.0 / (n * hw) as f32;
+        let sum_g = sum_g as f32;
+        let dgamma = (sum_gx as f32) * self.invstd;
+        let (k1, mean_g, k2) = (self.gamma * self.invstd, sum_g * inv_m, dgamma * self.invstd * inv_m);
+        let (k1, mean_g, k2) = (S::splat(k1), S::splat(mean_g), S::splat(k2));
+        // dx = k1 * (g - mean_g - (x - mean) * k2)
+        let dx_of = |(g, x): (S::V, S::V)| S::mul(k1, S::sub(S::sub(g, mean_g), S::mul(S::sub(x, mu), k2)));
+        for b in 0..n {
+            let start = row(b);
+            // SAFETY: row (b, ch) belongs to this channel's task only.
+            let dx = unsafe { self.dx.row(start, hw) }.as_mut_ptr();
+            // SAFETY: the stores stay inside the row of hw values.
+            unsafe {
+                for j in (0..whole).step_by(lanes) {
+                    S::store(dx.add(j), dx_of(masked(start + j, false)));
+                }
+                if rest > 0 {
+                    S::store_partial(dx.add(whole), rest, dx_of(masked(start + whole, true)));
                 }
             }
-            (dgamma, sum_g)
-        })
-        .collect()
+        }
+        (dgamma, sum_g)
+    }
 }
 
 /// Backward of the training forward: x, y (forward output; masks dy when relu), dy, dx [N, C, HW];
@@ -387,7 +392,8 @@ pub fn batchnorm_backward(
             let grads = {
                 let (xg, yg, dyg, g, sm, si, mut dxg) = (x.cpu(), y.cpu(), dy.cpu(), gamma.cpu(), save_mean.cpu(), save_invstd.cpu(), dx.cpu_mut());
                 let n = s.len();
-                backward_cpu(s, &xg.f32()[..n], &yg.f32()[..n], &dyg.f32()[..n], g.f32(), sm.f32(), si.f32(), relu, &mut dxg.f32()[..n])
+                let level = dev.simd_level().expect("the cpu device");
+                backward_cpu(level, s, &xg.f32()[..n], &yg.f32()[..n], &dyg.f32()[..n], g.f32(), sm.f32(), si.f32(), relu, &mut dxg.f32()[..n])
             };
             let (mut dg, mut db) = (dgamma.cpu_mut(), dbeta.cpu_mut());
             let (dg, db) = (dg.f32(), db.f32());
@@ -433,7 +439,7 @@ pub fn batchnorm_backward_eval(dev: &Device, s: &BatchNormShape, y: &Tensor, dy:
                     let a = scale[(row0 + r) % s.c];
                     if relu {
                         for ((o, &g), &y) in dx.iter_mut().zip(dy).zip(y) {
-                            *o = mask::<true>(g, y) * a;
+                            *o = relu_mask(g, y) * a;
                         }
                     } else {
                         for (o, &g) in dx.iter_mut().zip(dy) {

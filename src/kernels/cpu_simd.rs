@@ -37,6 +37,12 @@ pub(crate) trait Simd: Copy {
     /// a * b + c
     fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     fn add(a: Self::V, b: Self::V) -> Self::V;
+    fn sub(a: Self::V, b: Self::V) -> Self::V;
+    fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// v where `cond > 0`, else 0 (a ReLU's mask: NaN conditions give 0).
+    fn where_positive(cond: Self::V, v: Self::V) -> Self::V;
+    /// The lanes' sum, added in lane order.
+    fn sum_lanes(v: Self::V) -> f32;
 }
 
 /// A kernel body, generic over the vector type; `dispatch` compiles and runs it for a level.
@@ -153,6 +159,22 @@ impl Simd for Portable {
     fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
         std::array::from_fn(|i| a[i] + b[i])
     }
+    #[inline(always)]
+    fn sub(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] - b[i])
+    }
+    #[inline(always)]
+    fn mul(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] * b[i])
+    }
+    #[inline(always)]
+    fn where_positive(cond: [f32; 8], v: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| if cond[i] > 0.0 { v[i] } else { 0.0 })
+    }
+    #[inline(always)]
+    fn sum_lanes(v: [f32; 8]) -> f32 {
+        v.iter().fold(0.0, |s, x| s + x)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -227,6 +249,24 @@ mod x86 {
         fn add(a: __m512, b: __m512) -> __m512 {
             unsafe { _mm512_add_ps(a, b) }
         }
+        #[inline(always)]
+        fn sub(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_sub_ps(a, b) }
+        }
+        #[inline(always)]
+        fn mul(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        fn where_positive(cond: __m512, v: __m512) -> __m512 {
+            unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(cond, _mm512_setzero_ps()), v) }
+        }
+        #[inline(always)]
+        fn sum_lanes(v: __m512) -> f32 {
+            let mut lanes = [0f32; 16];
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), v) };
+            lanes.iter().fold(0.0, |s, x| s + x)
+        }
     }
 
     /// For AVX2's masked moves: lane i is all ones where i < n.
@@ -271,6 +311,24 @@ mod x86 {
         #[inline(always)]
         fn add(a: __m256, b: __m256) -> __m256 {
             unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn sub(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_sub_ps(a, b) }
+        }
+        #[inline(always)]
+        fn mul(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        fn where_positive(cond: __m256, v: __m256) -> __m256 {
+            unsafe { _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(cond, _mm256_setzero_ps()), v) }
+        }
+        #[inline(always)]
+        fn sum_lanes(v: __m256) -> f32 {
+            let mut lanes = [0f32; 8];
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+            lanes.iter().fold(0.0, |s, x| s + x)
         }
     }
 }

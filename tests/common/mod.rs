@@ -25,6 +25,11 @@ pub fn cpu() -> Device {
     Device::cpu()
 }
 
+/// The cpu device once per SIMD level this processor runs (widest first, portable last).
+pub fn cpu_every_simd_level() -> Vec<Device> {
+    ssdlt::kernels::cpu_simd::SimdLevel::available().iter().map(|&level| Device::cpu_with_simd(level)).collect()
+}
+
 /// Both devices, cpu first: a test body run on each.
 pub fn devices() -> Vec<Device> {
     vec![cpu(), gpu()]
