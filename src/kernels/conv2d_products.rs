@@ -83,7 +83,7 @@ fn shifted_columns<S: Simd, const MR: usize, const NV: usize>(p: &Shifted) {
         j0 += NV * lanes;
     }
     let rest = p.n - j0;
-    match (rest.div_ceil(lanes), rest % lanes != 0) {
+    match (rest.div_ceil(lanes), !rest.is_multiple_of(lanes)) {
         (0, _) => {}
         (1, false) => shifted_rows::<S, MR, 1, false>(p, j0, rest),
         (1, true) => shifted_rows::<S, MR, 1, true>(p, j0, rest),
