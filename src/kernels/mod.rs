@@ -26,6 +26,12 @@ pub mod losses;
 pub mod contrastive;
 pub mod optim;
 
+/// The revision of the cpu device's kernels, in every stored output's fingerprint
+/// (`runner::fingerprint::kernel_version`). Bump it when a change to them changes their results
+/// (the order of a sum, fused multiply-adds), so outputs computed before run again. Revision 2:
+/// the direct SIMD convolutions and batch-norm backward (`cpu_simd`).
+pub const CPU_KERNELS_REVISION: u32 = 2;
+
 pub use device::{CpuRead, CpuWrite, DType, Device, DeviceChoice, Tensor, WgpuDevice};
 
 use crate::gpu::{Binding, GpuContext};

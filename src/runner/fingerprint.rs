@@ -45,12 +45,17 @@ pub struct DataIngredient {
     pub preprocess: String,
 }
 
-/// blake3 over every WGSL kernel source and the crate version: a kernel change (or a new
-/// release, which may change the CPU twins) makes every stored output stale.
+/// blake3 over every WGSL kernel source, the cpu kernels' revision and the crate version: a
+/// kernel change (or a new release) makes every stored output stale.
 pub fn kernel_version() -> String {
+    kernel_version_of(crate::kernels::CPU_KERNELS_REVISION)
+}
+
+fn kernel_version_of(cpu_revision: u32) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"ssdlt-kernels");
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(&cpu_revision.to_le_bytes());
     for shader in crate::kernels::Shader::ALL {
         h.update(shader.file_name().as_bytes());
         h.update(&(shader.source().len() as u64).to_le_bytes());
@@ -260,7 +265,7 @@ pub fn explain(old: &Ingredients, new: &Ingredients, train_change: Option<&DataC
         _ => {}
     }
     if old.kernels != new.kernels {
-        why.push("kernels changed (another ssdlt version or edited shaders)".into());
+        why.push("kernels changed (another ssdlt version, edited shaders or new cpu kernels)".into());
     }
     if why.is_empty() {
         why.push("fingerprint recipe changed".into());
@@ -351,6 +356,13 @@ mod tests {
         assert_eq!(explain(&mk(200), &mk(100), None, None), vec!["param `epochs` 200 -> 100".to_string()]);
         assert_ne!(mk(200).fingerprint(), mk(100).fingerprint());
         assert_eq!(mk(200).fingerprint(), mk(200).fingerprint());
+    }
+
+    #[test]
+    fn a_new_cpu_kernel_revision_changes_the_kernel_version() {
+        let now = crate::kernels::CPU_KERNELS_REVISION;
+        assert_eq!(kernel_version(), kernel_version_of(now));
+        assert_ne!(kernel_version_of(now), kernel_version_of(now - 1));
     }
 
     #[test]
