@@ -80,9 +80,22 @@ fn bench_quick_json_reports_gflops_and_images_per_second() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json prints JSON");
     let cpu = &doc["devices"][0];
     assert_eq!(cpu["device"], "cpu");
+    assert!(["avx512", "avx2", "portable"].contains(&cpu["simd"].as_str().unwrap()), "{cpu}");
     assert!(cpu["gemm_1024_gflops"].as_f64().unwrap() > 0.0);
     assert_eq!(cpu["conv"].as_array().unwrap().len(), 6);
     assert!(cpu["resnet32_train_images_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn ssdlt_cpu_simd_pins_the_cpu_kernels_and_a_level_that_is_not_there_is_a_usage_error() {
+    let out = ssdlt(&["--device", "cpu", "bench", "--quick", "--json"], &[("SSDLT_CPU_SIMD", "portable")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json prints JSON");
+    assert_eq!(doc["devices"][0]["simd"], "portable");
+    let out = ssdlt(&["info"], &[("SSDLT_CPU_SIMD", "sse9")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SSDLT_CPU_SIMD") && err.contains("`sse9` is no SIMD level") && err.contains("portable"), "{err}");
 }
 
 #[test]

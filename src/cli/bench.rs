@@ -45,10 +45,23 @@ struct ConvFigures {
 #[derive(Serialize)]
 struct DeviceFigures {
     device: String,
+    /// The cpu device's SIMD level (`avx512`, `avx2`, `portable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    simd: Option<&'static str>,
     gemm_1024_gflops: f64,
     conv: Vec<ConvFigures>,
     resnet32_train_images_per_s: f64,
     resnet32_infer_images_per_s: f64,
+}
+
+impl DeviceFigures {
+    /// The device, with the cpu's SIMD level: `cpu (avx512)`.
+    fn label(&self) -> String {
+        match self.simd {
+            Some(simd) => format!("{} ({simd})", self.device),
+            None => self.device.clone(),
+        }
+    }
 }
 
 /// The distinct convolutions of a CIFAR ResNet-32 at batch 128, named by where they occur.
@@ -91,7 +104,7 @@ fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
     };
     let name = dev.name();
     if !quiet {
-        eprintln!("benchmarking {name}");
+        eprintln!("benchmarking {name}{}", dev.simd_level().map(|l| format!(" ({})", l.name())).unwrap_or_default());
     }
     let gemm_size = if quick { 256 } else { 1024 };
     let s = GemmShape { m: gemm_size, n: gemm_size, k: gemm_size, trans_a: false, trans_b: false, accumulate: false };
@@ -128,7 +141,8 @@ fn bench_device(dev: &Device, quick: bool, quiet: bool) -> DeviceFigures {
     let infer_batch = if quick { 8 } else { 256 };
     let resnet32_infer_images_per_s = model_bench::resnet32_infer_images_per_s(dev, infer_batch, steps);
     say(format!("resnet32 inference (batch {infer_batch}): {resnet32_infer_images_per_s:.0} images/s"));
-    DeviceFigures { device: name, gemm_1024_gflops, conv, resnet32_train_images_per_s, resnet32_infer_images_per_s }
+    let simd = dev.simd_level().map(|level| level.name());
+    DeviceFigures { device: name, simd, gemm_1024_gflops, conv, resnet32_train_images_per_s, resnet32_infer_images_per_s }
 }
 
 fn devices_for(choice: DeviceChoice) -> anyhow::Result<Vec<Device>> {
@@ -188,10 +202,10 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice, quiet: bool) -> anyhow::Resul
     println!("(every figure: the median of calls timed one by one after a warm-up call)\n");
     println!("{:<28} {:>10} {:>16} {:>16}", "device", "GEMM GF/s", "train images/s", "infer images/s");
     for f in &figures {
-        println!("{:<28} {:>10.1} {:>16.0} {:>16.0}", f.device, f.gemm_1024_gflops, f.resnet32_train_images_per_s, f.resnet32_infer_images_per_s);
+        println!("{:<28} {:>10.1} {:>16.0} {:>16.0}", f.label(), f.gemm_1024_gflops, f.resnet32_train_images_per_s, f.resnet32_infer_images_per_s);
     }
     for f in &figures {
-        println!("\n{} convolutions (GFLOP/s):", f.device);
+        println!("\n{} convolutions (GFLOP/s):", f.label());
         println!("  {:<20} {:>9} {:>14} {:>16}", "layer", "forward", "backward-data", "backward-weight");
         for c in &f.conv {
             println!("  {:<20} {:>9.1} {:>14.1} {:>16.1}", c.layer, c.forward_gflops, c.backward_data_gflops, c.backward_weight_gflops);
@@ -208,7 +222,7 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice, quiet: bool) -> anyhow::Resul
         for f in &figures {
             println!(
                 "  {}: GEMM {:.2}x, training {:.2}x, inference {:.2}x PyTorch",
-                f.device,
+                f.label(),
                 f.gemm_1024_gflops / gemm,
                 f.resnet32_train_images_per_s / train,
                 f.resnet32_infer_images_per_s / infer

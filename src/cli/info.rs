@@ -15,7 +15,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let auto = match pick_adapter(true) {
         Ok(choice) => format!("wgpu: {}", choice.reason),
         Err(crate::Error::NoAdapter { detail }) => {
-            format!("cpu: native path on {} threads, {} kernels, because {detail}", rayon::current_num_threads(), SimdLevel::detected().name())
+            format!("cpu: native path on {} threads, {} kernels, because {detail}", rayon::current_num_threads(), SimdLevel::chosen().name())
         }
         Err(other) => return Err(other.into()),
     };
@@ -24,7 +24,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             "adapters": adapters,
             "auto": auto,
             "cpu_threads": rayon::current_num_threads(),
-            "cpu_simd": SimdLevel::detected().name()
+            "cpu_simd": SimdLevel::chosen().name()
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -48,7 +48,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
         }
     }
     let levels: Vec<&str> = SimdLevel::available().iter().map(|l| l.name()).collect();
-    println!("cpu: {} threads, {} kernels (this processor runs: {})", rayon::current_num_threads(), SimdLevel::detected().name(), levels.join(", "));
+    println!("cpu: {} threads, {} kernels (this processor runs: {})", rayon::current_num_threads(), SimdLevel::chosen().name(), levels.join(", "));
     println!("--device auto picks {auto}");
     Ok(())
 }

@@ -65,6 +65,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::kernels::cpu_simd::SimdLevel::from_env()?;
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Demo(args) => {

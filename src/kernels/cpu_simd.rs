@@ -63,9 +63,32 @@ pub enum SimdLevel {
 }
 
 impl SimdLevel {
-    /// The widest level this processor runs.
-    pub fn detected() -> SimdLevel {
-        SimdLevel::available()[0]
+    /// The environment variable that picks the level `Device::cpu` runs (`avx512`, `avx2` or
+    /// `portable`): results are the same bits only within one level, so pinning one level makes
+    /// runs on different processors that have it match.
+    pub const ENV: &'static str = "SSDLT_CPU_SIMD";
+
+    /// The level `Device::cpu` runs: `SSDLT_CPU_SIMD` where it names a level this processor has
+    /// (`check_env` reports one that does not), else the widest it has.
+    pub fn chosen() -> SimdLevel {
+        SimdLevel::from_env().ok().flatten().unwrap_or(SimdLevel::available()[0])
+    }
+
+    /// `SSDLT_CPU_SIMD`'s level, None when unset; an error naming the fix when it is no level or
+    /// one this processor lacks.
+    pub fn from_env() -> crate::Result<Option<SimdLevel>> {
+        let Some(value) = std::env::var_os(SimdLevel::ENV) else { return Ok(None) };
+        let value = value.to_string_lossy();
+        let names: Vec<&str> = SimdLevel::available().iter().map(|l| l.name()).collect();
+        let level = [SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Portable].into_iter().find(|l| l.name() == value.trim());
+        match level {
+            Some(level) if SimdLevel::available().contains(&level) => Ok(Some(level)),
+            Some(_) => Err(crate::Error::invalid(
+                SimdLevel::ENV,
+                format!("this processor has no {value} instructions; it runs {} (unset {} for the widest)", names.join(", "), SimdLevel::ENV),
+            )),
+            None => Err(crate::Error::invalid(SimdLevel::ENV, format!("`{value}` is no SIMD level; use one of {} (this processor's)", names.join(", ")))),
+        }
     }
 
     /// Every level this processor runs, widest first (`Portable` always); checked once.
@@ -379,6 +402,6 @@ mod tests {
             }
         }
         assert_eq!(SimdLevel::available().last(), Some(&SimdLevel::Portable));
-        assert!(SimdLevel::available().contains(&SimdLevel::detected()));
+        assert!(SimdLevel::available().contains(&SimdLevel::chosen()));
     }
 }

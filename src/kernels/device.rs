@@ -85,10 +85,10 @@ pub struct Tensor {
 }
 
 impl Device {
-    /// The native CPU device (rayon's pool: `RAYON_NUM_THREADS` or all cores), its SIMD kernels
-    /// compiled for the widest instruction set the processor has.
+    /// The native CPU device (rayon's pool: `RAYON_NUM_THREADS` or all cores), its SIMD kernels on
+    /// `SimdLevel::chosen` (the widest instruction set the processor has, or `SSDLT_CPU_SIMD`).
     pub fn cpu() -> Device {
-        Device::cpu_with_simd(SimdLevel::detected())
+        Device::cpu_with_simd(SimdLevel::chosen())
     }
 
     /// The native CPU device with its SIMD kernels on `level` (tests run every level the
@@ -123,7 +123,7 @@ impl Device {
     /// Resolves a `--device` choice. `auto` takes a hardware GPU when one exists, else `cpu`.
     pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
         match choice {
-            DeviceChoice::Cpu => Ok((Device::cpu(), format!("cpu: native path on {} threads, {} kernels (asked for)", rayon::current_num_threads(), SimdLevel::detected().name()))),
+            DeviceChoice::Cpu => Ok((Device::cpu(), format!("cpu: native path on {} threads, {} kernels (asked for)", rayon::current_num_threads(), SimdLevel::chosen().name()))),
             DeviceChoice::Wgpu => {
                 let (dev, reason) = Device::wgpu(false)?;
                 Ok((dev, format!("wgpu: {reason} (asked for)")))
@@ -135,7 +135,7 @@ impl Device {
                     format!(
                         "cpu: native path on {} threads, {} kernels, because {}",
                         rayon::current_num_threads(),
-                        SimdLevel::detected().name(),
+                        SimdLevel::chosen().name(),
                         match e {
                             crate::error::Error::NoAdapter { detail } => detail,
                             other => other.to_string(),
