@@ -322,41 +322,53 @@ struct PhasePair {
     positions: usize,
 }
 
-pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
-    let level = simd(dev);
-    let g = Geometry::new(s);
-    let chunks = data_parallel_chunks(s.n);
-    let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
-    let ((top, hp), (left, wp)) = (dy_padding(&py, g.oh), dy_padding(&px, g.ow));
-    let mut pairs = Vec::new();
-    let mut w_base = 0;
-    for a in py.iter().filter(|a| a.count > 0) {
-        for b in px.iter().filter(|b| b.count > 0) {
-            let mut offs = Vec::with_capacity(g.cout_g * a.taps * b.taps);
-            for co in 0..g.cout_g {
-                for ty in 0..a.taps {
-                    for tx in 0..b.taps {
-                        let row = a.first + (top + ty) as isize;
-                        let col = b.first + (left + tx) as isize;
-                        offs.push(co * hp * wp + row as usize * wp + col as usize);
+/// dy of one image and group padded for every phase's taps: `cout_g` planes of hp x wp, dy at
+/// (top, left); and the phase pairs of dx that have pixels, their weights packed one after the
+/// other (`w_len` floats per group).
+struct TransposedPhases {
+    top: usize,
+    left: usize,
+    hp: usize,
+    wp: usize,
+    pairs: Vec<PhasePair>,
+    w_len: usize,
+}
+
+impl TransposedPhases {
+    fn new(g: &Geometry) -> Self {
+        let s = &g.s;
+        let (py, px) = (phases(s.h, s.kh, s.stride, s.pad), phases(s.w, s.kw, s.stride, s.pad));
+        let ((top, hp), (left, wp)) = (dy_padding(&py, g.oh), dy_padding(&px, g.ow));
+        let mut pairs = Vec::new();
+        let mut w_len = 0;
+        for a in py.iter().filter(|a| a.count > 0) {
+            for b in px.iter().filter(|b| b.count > 0) {
+                let mut offs = Vec::with_capacity(g.cout_g * a.taps * b.taps);
+                for co in 0..g.cout_g {
+                    for ty in 0..a.taps {
+                        for tx in 0..b.taps {
+                            // Non-negative: `top` and `left` pad dy for the phase that reaches furthest back.
+                            let row = a.first + (top + ty) as isize;
+                            let col = b.first + (left + tx) as isize;
+                            offs.push(co * hp * wp + row as usize * wp + col as usize);
+                        }
                     }
                 }
+                pairs.push(PhasePair { y: *a, x: *b, taps: a.taps * b.taps, offs, w_base: w_len, positions: (a.count - 1) * wp + b.count });
+                w_len += g.cin_g * g.cout_g * a.taps * b.taps;
             }
-            pairs.push(PhasePair { y: *a, x: *b, taps: a.taps * b.taps, offs, w_base, positions: (a.count - 1) * wp + b.count });
-            w_base += g.cin_g * g.cout_g * a.taps * b.taps;
         }
+        TransposedPhases { top, left, hp, wp, pairs, w_len }
     }
-    // Per group and phase pair: w_phase [cin_g, (co, ty, tx)] = w[co, ci, k_max - stride * t].
-    let w_packed = dev.scratch("conv2d.cpu.phase_weights", (s.groups * w_base).max(1));
-    {
-        let w = w.cpu();
-        let w = w.f32();
-        let mut packed = w_packed.cpu_mut();
-        let packed = packed.f32();
+
+    /// `packed` (groups x w_len) = for each group and phase pair, w_phase [cin_g, (co, ty, tx)] =
+    /// w[co, ci, k_max - stride * ty, k_max - stride * tx] of `w [c_out, cin_g, kh, kw]`.
+    fn pack_weights(&self, g: &Geometry, w: &[f32], packed: &mut [f32]) {
+        let s = &g.s;
         let (kk, st) = (s.kh * s.kw, s.stride);
         for grp in 0..s.groups {
-            let (src, dst) = (&w[grp * g.w_g()..][..g.w_g()], &mut packed[grp * w_base..][..w_base]);
-            for pair in &pairs {
+            let (src, dst) = (&w[grp * g.w_g()..][..g.w_g()], &mut packed[grp * self.w_len..][..self.w_len]);
+            for pair in &self.pairs {
                 let mut at = pair.w_base;
                 for ci in 0..g.cin_g {
                     for co in 0..g.cout_g {
@@ -372,6 +384,16 @@ pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tens
             }
         }
     }
+}
+
+pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tensor, dx: &Tensor) {
+    let level = simd(dev);
+    let g = Geometry::new(s);
+    let chunks = data_parallel_chunks(s.n);
+    let t = TransposedPhases::new(&g);
+    let TransposedPhases { top, left, hp, wp, ref pairs, w_len } = t;
+    let w_packed = dev.scratch("conv2d.cpu.phase_weights", (s.groups * w_len).max(1));
+    t.pack_weights(&g, w.cpu().f32(), w_packed.cpu_mut().f32());
     let widest = pairs.iter().map(|p| p.positions).max().unwrap_or(0);
     let lens = [g.cout_g * hp * wp, g.cin_g * widest];
     let work_len = lens.iter().sum::<usize>();
@@ -385,12 +407,12 @@ pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tens
             for grp in 0..s.groups {
                 pad_planes(g.y_group(dy, first + i, grp), g.cout_g, (g.oh, g.ow), (top, left), (hp, wp), padded);
                 let dx_g = &mut dx_img[grp * g.cin_g * g.hw()..][..g.cin_g * g.hw()];
-                for pair in &pairs {
+                for pair in pairs {
                     let out = &mut phase_out[..g.cin_g * pair.positions];
                     if pair.taps == 0 {
                         out.fill(0.0);
                     } else {
-                        let w_phase = &packed[grp * w_base + pair.w_base..][..g.cin_g * g.cout_g * pair.taps];
+                        let w_phase = &packed[grp * w_len + pair.w_base..][..g.cin_g * g.cout_g * pair.taps];
                         shifted_product(level, g.cin_g, pair.positions, w_phase, g.cout_g * pair.taps, 1, padded, &pair.offs, out, pair.positions, false);
                     }
                     scatter_phase(out, pair, wp, s, g.cin_g, dx_g);
