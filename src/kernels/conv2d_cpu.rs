@@ -297,10 +297,10 @@ pub(super) fn forward(dev: &Device, s: &Conv2dShape, x: &Tensor, w: &Tensor, y: 
                 let y_g = &mut y_img[grp * g.cout_g * g.ohw()..][..g.cout_g * g.ohw()];
                 let w_g = &w[grp * g.w_g()..][..g.w_g()];
                 if planes.has_junk() {
-                    shifted_product(level, g.cout_g, planes.positions(), w_g, g.k, 1, b, &offs, buf_wide, planes.positions(), false);
+                    shifted_product(level, g.cout_g, planes.positions(), w_g, g.k, 1, b, &offs, buf_wide, planes.positions());
                     planes.compact(buf_wide, g.cout_g, y_g);
                 } else {
-                    shifted_product(level, g.cout_g, planes.positions(), w_g, g.k, 1, b, &offs, y_g, g.ohw(), false);
+                    shifted_product(level, g.cout_g, planes.positions(), w_g, g.k, 1, b, &offs, y_g, g.ohw());
                 }
             }
         }
@@ -413,7 +413,7 @@ pub(super) fn backward_data(dev: &Device, s: &Conv2dShape, dy: &Tensor, w: &Tens
                         out.fill(0.0);
                     } else {
                         let w_phase = &packed[grp * w_len + pair.w_base..][..g.cin_g * g.cout_g * pair.taps];
-                        shifted_product(level, g.cin_g, pair.positions, w_phase, g.cout_g * pair.taps, 1, padded, &pair.offs, out, pair.positions, false);
+                        shifted_product(level, g.cin_g, pair.positions, w_phase, g.cout_g * pair.taps, 1, padded, &pair.offs, out, pair.positions);
                     }
                     scatter_phase(out, pair, wp, s, g.cin_g, dx_g);
                 }

@@ -1,7 +1,7 @@
-//! The two products the cpu convolutions lower onto (see `conv2d.rs`), as direct SIMD kernels
+//! The two products the cpu convolutions lower onto (`conv2d_cpu.rs`), as direct SIMD kernels
 //! (`cpu_simd.rs`). Their B operand is a "virtual" matrix whose rows start at arbitrary offsets
-//! of one slice: the shifted rows of a padded image (im2col without the copy) or the rows of an
-//! im2col matrix. The kernels read those rows where they lie. Gathering them into a dense matrix
+//! of one slice: the shifted rows of a padded image or of its stride parity planes (im2col
+//! without the copy). The kernels read those rows where they lie. Gathering them into a dense matrix
 //! for a GEMM library, which then packed them again, took a third of a cpu training step
 //! (BENCHMARKS.md, session 8).
 //!
@@ -13,12 +13,12 @@
 
 use super::cpu_simd::{dispatch, Simd, SimdLevel, SimdOp};
 
-/// C[i * ldc + j] (+)= sum over q of A[i * a_rs + q * a_cs] * B[b_off[q] + j], for i < m, j < n,
-/// q < b_off.len(); with `accumulate` C's old values are added, else overwritten.
+/// C[i * ldc + j] = sum over q of A[i * a_rs + q * a_cs] * B[b_off[q] + j], for i < m, j < n,
+/// q < b_off.len().
 ///
 /// Panics if a slice is too short for the rows and columns it is read or written at.
 #[allow(clippy::too_many_arguments)]
-pub fn shifted_product(level: SimdLevel, m: usize, n: usize, a: &[f32], a_rs: usize, a_cs: usize, b: &[f32], b_off: &[usize], c: &mut [f32], ldc: usize, accumulate: bool) {
+pub fn shifted_product(level: SimdLevel, m: usize, n: usize, a: &[f32], a_rs: usize, a_cs: usize, b: &[f32], b_off: &[usize], c: &mut [f32], ldc: usize) {
     let k = b_off.len();
     if m == 0 || n == 0 {
         return;
@@ -26,7 +26,7 @@ pub fn shifted_product(level: SimdLevel, m: usize, n: usize, a: &[f32], a_rs: us
     assert!(k == 0 || (m - 1) * a_rs + (k - 1) * a_cs < a.len(), "shifted_product: A too short");
     assert!(b_off.iter().all(|&o| o + n <= b.len()), "shifted_product: a B row runs past the end");
     assert!((m - 1) * ldc + n <= c.len() && ldc >= n, "shifted_product: C too short");
-    dispatch(level, Shifted { m, n, a: a.as_ptr(), a_rs, a_cs, b: b.as_ptr(), b_off, c: c.as_mut_ptr(), ldc, accumulate });
+    dispatch(level, Shifted { m, n, a: a.as_ptr(), a_rs, a_cs, b: b.as_ptr(), b_off, c: c.as_mut_ptr(), ldc });
 }
 
 /// C_T[j * ldc + i] += sum over q of A_T[q * lda + i] * B[b_off[j] + q], for i < m, j < n, q < l:
@@ -57,7 +57,6 @@ struct Shifted<'a> {
     b_off: &'a [usize],
     c: *mut f32,
     ldc: usize,
-    accumulate: bool,
 }
 
 impl SimdOp for Shifted<'_> {
@@ -149,11 +148,8 @@ fn shifted_tile<S: Simd, const MR: usize, const NV: usize, const PARTIAL: bool>(
             for (v, &sum) in acc_r.iter().enumerate() {
                 let at = out.add(v * lanes);
                 if PARTIAL && v == NV - 1 {
-                    let rest = cols - v * lanes;
-                    let sum = if p.accumulate { S::add(S::load_partial(at, rest), sum) } else { sum };
-                    S::store_partial(at, rest, sum);
+                    S::store_partial(at, cols - v * lanes, sum);
                 } else {
-                    let sum = if p.accumulate { S::add(S::load(at), sum) } else { sum };
                     S::store(at, sum);
                 }
             }
@@ -276,20 +272,17 @@ mod tests {
                 let a = seeded(m * k, 1);
                 let old = seeded(m * (n + 2), 3);
                 for &level in SimdLevel::available() {
-                    for accumulate in [false, true] {
-                        let mut c = old.clone();
-                        shifted_product(level, m, n, &a, a_rs, a_cs, &b, &b_off, &mut c, n + 2, accumulate);
-                        for i in 0..m {
-                            for j in 0..n + 2 {
-                                let got = c[i * (n + 2) + j];
-                                if j >= n {
-                                    assert_eq!(got, old[i * (n + 2) + j], "{level:?} wrote past column n");
-                                    continue;
-                                }
-                                let sum: f64 = (0..k).map(|q| a[i * a_rs + q * a_cs] as f64 * b[b_off[q] + j] as f64).sum();
-                                let want = sum + if accumulate { old[i * (n + 2) + j] as f64 } else { 0.0 };
-                                assert!((got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()), "{level:?} m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
+                    let mut c = old.clone();
+                    shifted_product(level, m, n, &a, a_rs, a_cs, &b, &b_off, &mut c, n + 2);
+                    for i in 0..m {
+                        for j in 0..n + 2 {
+                            let got = c[i * (n + 2) + j];
+                            if j >= n {
+                                assert_eq!(got, old[i * (n + 2) + j], "{level:?} wrote past column n");
+                                continue;
                             }
+                            let want: f64 = (0..k).map(|q| a[i * a_rs + q * a_cs] as f64 * b[b_off[q] + j] as f64).sum();
+                            assert!((got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()), "{level:?} m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
                         }
                     }
                 }
@@ -333,8 +326,8 @@ mod tests {
         let b_off: Vec<usize> = (0..k).map(|q| q * 100).collect();
         for &level in SimdLevel::available() {
             let (mut narrow, mut wide) = (vec![0.0; m], vec![0.0; m * 100]);
-            shifted_product(level, m, 1, &a, k, 1, &b, &b_off, &mut narrow, 1, false);
-            shifted_product(level, m, 100, &a, k, 1, &b, &b_off, &mut wide, 100, false);
+            shifted_product(level, m, 1, &a, k, 1, &b, &b_off, &mut narrow, 1);
+            shifted_product(level, m, 100, &a, k, 1, &b, &b_off, &mut wide, 100);
             for i in 0..m {
                 assert_eq!(narrow[i].to_bits(), wide[i * 100].to_bits(), "{level:?} row {i}");
             }
