@@ -431,7 +431,7 @@ fn state_and_run_records_say_what_each_run_did() {
 /// The child side of the kill test: runs the tiny pipeline in `SSDLT_KILL_TEST_DIR` slowly.
 /// Ignored, and a no-op without the variable, so ordinary test runs skip it.
 #[test]
-#[ignore]
+#[ignore = "the child process of a_run_killed_with_sigkill_mid_stage_resumes_..., which runs it by name; a no-op without SSDLT_KILL_TEST_DIR"]
 fn child_process_runs_the_pipeline_slowly() {
     let Some(dir) = std::env::var_os("SSDLT_KILL_TEST_DIR") else { return };
     let file = PathBuf::from(dir).join("pipeline.yaml");

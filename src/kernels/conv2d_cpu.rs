@@ -474,9 +474,10 @@ pub(super) fn backward_weight(dev: &Device, s: &Conv2dShape, x: &Tensor, dy: &Te
     let (mut work, mut partial) = (work_t.cpu_mut(), partial_t.cpu_mut());
     // Partial sums per fixed image chunk: chunk c's dw_g [cout_g, k] = the sum over its images,
     // in order, of dy_g . x_cols^T, each over its positions in order.
-    let run = |c: usize, first: usize, part: &mut [f32], work: &mut [f32]| {
+    // One "image" per chunk in for_each_chunk's split: each chunk owns one partial of wl values.
+    let run = |c: usize, _: usize, part: &mut [f32], work: &mut [f32]| {
         let [buf_planes, dy_t, acc_t] = carve(work, lens);
-        let end = chunk_start(s.n, chunks, c + 1);
+        let (first, end) = (chunk_start(s.n, chunks, c), chunk_start(s.n, chunks, c + 1));
         for grp in 0..s.groups {
             acc_t.fill(0.0);
             for img in first..end {
@@ -492,8 +493,7 @@ pub(super) fn backward_weight(dev: &Device, s: &Conv2dShape, x: &Tensor, dy: &Te
             }
         }
     };
-    // One "image" per chunk in the output split: each chunk owns one partial of wl values.
-    for_each_chunk(chunks, chunks, wl, partial.f32(), work_len, work.f32(), |c, _, part, work| run(c, chunk_start(s.n, chunks, c), part, work));
+    for_each_chunk(chunks, chunks, wl, partial.f32(), work_len, work.f32(), run);
     let partial = &partial.f32()[..chunks * wl];
     let mut dw = dw.cpu_mut();
     let dw = dw.f32();

@@ -72,8 +72,8 @@ impl SimdOp for Shifted<'_> {
     }
 }
 
-/// Column blocks of NV vectors, then the rest in one block of fewer vectors (the last partial
-/// where the columns end inside a vector); each over all rows.
+/// Column blocks of NV vectors, then blocks of 2 and 1 for the rest, the last one partial where
+/// the columns end inside a vector; each over all rows.
 #[inline(always)]
 fn shifted_columns<S: Simd, const MR: usize, const NV: usize>(p: &Shifted) {
     let (lanes, mut j0) = (S::LANES, 0);
@@ -81,23 +81,17 @@ fn shifted_columns<S: Simd, const MR: usize, const NV: usize>(p: &Shifted) {
         shifted_rows::<S, MR, NV, false>(p, j0, NV * lanes);
         j0 += NV * lanes;
     }
+    while p.n - j0 > 2 * lanes {
+        shifted_rows::<S, MR, 2, false>(p, j0, 2 * lanes);
+        j0 += 2 * lanes;
+    }
     let rest = p.n - j0;
-    match (rest.div_ceil(lanes), !rest.is_multiple_of(lanes)) {
+    match (rest.div_ceil(lanes), rest.is_multiple_of(lanes)) {
         (0, _) => {}
-        (1, false) => shifted_rows::<S, MR, 1, false>(p, j0, rest),
-        (1, true) => shifted_rows::<S, MR, 1, true>(p, j0, rest),
-        (2, false) => shifted_rows::<S, MR, 2, false>(p, j0, rest),
-        (2, true) => shifted_rows::<S, MR, 2, true>(p, j0, rest),
-        (_, partial) => {
-            // Three or more vectors are left only where NV > 3 (no level uses that): one at a time.
-            while p.n - j0 >= lanes {
-                shifted_rows::<S, MR, 1, false>(p, j0, lanes);
-                j0 += lanes;
-            }
-            if partial {
-                shifted_rows::<S, MR, 1, true>(p, j0, p.n - j0);
-            }
-        }
+        (1, true) => shifted_rows::<S, MR, 1, false>(p, j0, rest),
+        (1, false) => shifted_rows::<S, MR, 1, true>(p, j0, rest),
+        (_, true) => shifted_rows::<S, MR, 2, false>(p, j0, rest),
+        (_, false) => shifted_rows::<S, MR, 2, true>(p, j0, rest),
     }
 }
 

@@ -1,7 +1,7 @@
 //! SIMD for the cpu device's hot loops: one kernel body, written once against the `Simd` trait,
 //! compiled for AVX-512, for AVX2 + FMA and portably, and picked at run time by what the
-//! processor has (`SimdLevel::detected`). The direct convolution products
-//! (`conv2d_products.rs`) run on it.
+//! processor has (`SimdLevel::chosen`). The direct convolution products (`conv2d_products.rs`)
+//! and batch norm's training backward (`batchnorm.rs`) run on it.
 //!
 //! How a kernel is compiled for a level: `dispatch` calls `SimdOp::run::<S>` from a function
 //! marked `#[target_feature]` for that level; `run` and every `Simd` method are
