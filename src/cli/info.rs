@@ -15,7 +15,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let auto = match pick_adapter(true) {
         Ok(choice) => format!("wgpu: {}", choice.reason),
         Err(crate::Error::NoAdapter { detail }) => {
-            format!("cpu: native path on {} threads, {} kernels, because {detail}", rayon::current_num_threads(), SimdLevel::chosen().name())
+            format!("{}, because {detail}", crate::kernels::Device::cpu_summary())
         }
         Err(other) => return Err(other.into()),
     };

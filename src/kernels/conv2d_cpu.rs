@@ -156,21 +156,12 @@ impl StridedPlanes {
                 let inside = y >= 0 && y < h as isize;
                 let src_row = if inside { &src[y as usize * w..][..w] } else { &[][..] };
                 if st == 1 {
-                    let row = &mut channel[i * wq..][..wq];
-                    if inside {
-                        row[..pad].fill(0.0);
-                        row[pad..pad + w].copy_from_slice(src_row);
-                        row[pad + w..].fill(0.0);
-                    } else {
-                        row.fill(0.0);
-                    }
+                    place_padded(&mut channel[i * wq..][..wq], pad, src_row);
                     continue;
                 }
                 // The padded row in full (st * wq >= w + 2 * pad), then every st-th column of it.
                 if inside {
-                    row_buf[..pad].fill(0.0);
-                    row_buf[pad..pad + w].copy_from_slice(src_row);
-                    row_buf[pad + w..].fill(0.0);
+                    place_padded(row_buf, pad, src_row);
                 }
                 for px in 0..st {
                     let row = &mut channel[(py * st + px) * plane_len + i * wq..][..wq];
@@ -199,6 +190,14 @@ impl StridedPlanes {
             }
         }
     }
+}
+
+/// `row` = `src` at column `left`, zero around it (all zero for an empty `src`).
+#[inline]
+fn place_padded(row: &mut [f32], left: usize, src: &[f32]) {
+    row[..left].fill(0.0);
+    row[left..left + src.len()].copy_from_slice(src);
+    row[left + src.len()..].fill(0.0);
 }
 
 /// `dst[j] = src[j * N + first]` for every j of dst (whole groups of N, which vectorises).
@@ -429,9 +428,7 @@ fn pad_planes(src: &[f32], c: usize, (h, w): (usize, usize), (top, left): (usize
         plane[..top * wp].fill(0.0);
         plane[(top + h) * wp..].fill(0.0);
         for (row, src_row) in plane[top * wp..(top + h) * wp].chunks_mut(wp).zip(channel.chunks(w)) {
-            row[..left].fill(0.0);
-            row[left..left + w].copy_from_slice(src_row);
-            row[left + w..].fill(0.0);
+            place_padded(row, left, src_row);
         }
     }
 }

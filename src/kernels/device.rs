@@ -123,27 +123,22 @@ impl Device {
     /// Resolves a `--device` choice. `auto` takes a hardware GPU when one exists, else `cpu`.
     pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
         match choice {
-            DeviceChoice::Cpu => Ok((Device::cpu(), format!("cpu: native path on {} threads, {} kernels (asked for)", rayon::current_num_threads(), SimdLevel::chosen().name()))),
+            DeviceChoice::Cpu => Ok((Device::cpu(), format!("{} (asked for)", Device::cpu_summary()))),
             DeviceChoice::Wgpu => {
                 let (dev, reason) = Device::wgpu(false)?;
                 Ok((dev, format!("wgpu: {reason} (asked for)")))
             }
             DeviceChoice::Auto => match Device::wgpu(true) {
                 Ok((dev, reason)) => Ok((dev, format!("wgpu: {reason}"))),
-                Err(e) => Ok((
-                    Device::cpu(),
-                    format!(
-                        "cpu: native path on {} threads, {} kernels, because {}",
-                        rayon::current_num_threads(),
-                        SimdLevel::chosen().name(),
-                        match e {
-                            crate::error::Error::NoAdapter { detail } => detail,
-                            other => other.to_string(),
-                        }
-                    ),
-                )),
+                Err(crate::error::Error::NoAdapter { detail }) => Ok((Device::cpu(), format!("{}, because {detail}", Device::cpu_summary()))),
+                Err(other) => Ok((Device::cpu(), format!("{}, because {other}", Device::cpu_summary()))),
             },
         }
+    }
+
+    /// What `Device::cpu` runs: `cpu: native path on 2 threads, avx512 kernels`.
+    pub fn cpu_summary() -> String {
+        format!("cpu: native path on {} threads, {} kernels", rayon::current_num_threads(), SimdLevel::chosen().name())
     }
 
     /// `cpu` or `wgpu (<adapter name>)`.
